@@ -1,0 +1,54 @@
+"""portable_layers: CS231n-style neural-network layers written once for every array library.
+
+Each layer is a forward returning ``(out, cache)`` beside a backward taking
+``(dout, cache)``, written against the Python Array API standard so the same code
+runs on NumPy, JAX (also under ``jax.jit``), PyTorch, array_api_strict and Dask
+arrays.  :mod:`portable_layers.gradient_check` verifies every hand-written backward
+by finite differences and by JAX autodiff.
+"""
+
+from . import gradient_check, layers, models
+from .gradient_check import check_layer, rel_error
+from .layers import (
+    affine_backward,
+    affine_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_loss,
+    svm_loss,
+    tanh_backward,
+    tanh_forward,
+)
+from .models import TwoLayerPerceptron
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TwoLayerPerceptron",
+    "__version__",
+    "affine_backward",
+    "affine_forward",
+    "affine_relu_backward",
+    "affine_relu_forward",
+    "check_layer",
+    "gradient_check",
+    "layers",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "models",
+    "rel_error",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax_loss",
+    "svm_loss",
+    "tanh_backward",
+    "tanh_forward",
+]

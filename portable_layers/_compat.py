@@ -1,0 +1,238 @@
+"""The one module that knows about particular array libraries.
+
+Everything in ``portable_layers`` outside this file is written against the Python
+Array API standard and takes its namespace from its inputs.  Whatever needs to know
+*which* library an array comes from lives here: namespace lookup with clear errors,
+backend names, conversion through the host, value checks that must be skipped for
+lazy or traced arrays, JAX's x64 switch and ``jax.jit``.
+
+``jax`` and ``torch`` are imported lazily, only when an array or a backend name asks
+for them, so ``import portable_layers`` loads neither.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+from array_api_compat import (
+    device,
+    is_array_api_obj,
+    is_array_api_strict_namespace,
+    is_dask_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+)
+
+__all__ = [
+    "BACKENDS",
+    "array_namespace",
+    "backend_name",
+    "device",
+    "from_numpy",
+    "get_namespace",
+    "import_jax",
+    "installed_backends",
+    "is_concrete",
+    "is_jax_namespace",
+    "jit",
+    "supports_float64",
+    "to_numpy",
+    "x64_enabled",
+]
+
+Array = Any
+Namespace = Any
+
+#: Backend names in the order the test matrix and the ``check`` command use.
+BACKENDS: tuple[str, ...] = ("numpy", "jax", "array_api_strict", "torch", "dask")
+
+_BACKEND_MODULES = {
+    "numpy": "numpy",
+    "jax": "jax",
+    "array_api_strict": "array_api_strict",
+    "torch": "torch",
+    "dask": "dask.array",
+}
+
+
+def array_namespace(func: str, **arrays: Array) -> Namespace:
+    """Namespace shared by keyword-named ``arrays``; errors name ``func`` and the argument.
+
+    Raises TypeError for something that is not an array, or for arrays of two libraries.
+    """
+    for name, value in arrays.items():
+        if not is_array_api_obj(value):
+            msg = (
+                f"{func}: {name} must be an array (NumPy, JAX, PyTorch, array_api_strict "
+                f"or Dask), got {type(value).__name__}"
+            )
+            raise TypeError(msg)
+    try:
+        return array_api_compat.array_namespace(*arrays.values())
+    except TypeError:
+        kinds = ", ".join(f"{n} is {_library(a)}" for n, a in arrays.items())
+        msg = f"{func}: all arrays must come from one array library, but {kinds}"
+        raise TypeError(msg) from None
+
+
+def _library(x: Array) -> str:
+    module = type(x).__module__.split(".")[0]
+    return {"jaxlib": "jax"}.get(module, module)
+
+
+def backend_name(xp: Namespace) -> str:
+    """The backend name (one of :data:`BACKENDS`) of an array namespace."""
+    if is_numpy_namespace(xp):
+        return "numpy"
+    if is_jax_namespace(xp):
+        return "jax"
+    if is_torch_namespace(xp):
+        return "torch"
+    if is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    if is_dask_namespace(xp):
+        return "dask"
+    name = getattr(xp, "__name__", repr(xp))
+    raise TypeError(f"backend_name: unsupported array namespace {name}")
+
+
+def get_namespace(backend: str | Namespace) -> Namespace:
+    """The array namespace for a backend name, or ``backend`` itself if it is a namespace.
+
+    Names are those of :data:`BACKENDS`.  Raises ValueError for an unknown name and
+    ImportError, saying what to install, for a library that is not installed.
+    """
+    if not isinstance(backend, str):
+        backend_name(backend)  # raises TypeError for something that is not a namespace
+        return backend
+    if backend not in _BACKEND_MODULES:
+        msg = f"get_namespace: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        raise ValueError(msg)
+    try:
+        importlib.import_module(_BACKEND_MODULES[backend])
+    except ImportError:
+        extra = backend.replace("_", "-")
+        msg = (
+            f"get_namespace: backend {backend!r} is not installed; "
+            f"install it with pip install 'portable-layers[{extra}]'"
+        )
+        raise ImportError(msg) from None
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return jnp
+    if backend == "array_api_strict":
+        import array_api_strict
+
+        return array_api_strict
+    return importlib.import_module(f"array_api_compat.{_BACKEND_MODULES[backend]}")
+
+
+def installed_backends() -> list[str]:
+    """Names of the backends whose library can be imported, in :data:`BACKENDS` order."""
+    found = []
+    for name in BACKENDS:
+        top = _BACKEND_MODULES[name].split(".")[0]
+        if importlib.util.find_spec(top) is not None:
+            found.append(name)
+    return found
+
+
+def import_jax(purpose: str) -> ModuleType:
+    """Import and return ``jax``, or raise ImportError saying ``purpose`` needs it."""
+    try:
+        import jax
+    except ImportError:
+        msg = f"{purpose} needs JAX; install it with pip install 'portable-layers[jax]'"
+        raise ImportError(msg) from None
+    return jax
+
+
+def x64_enabled() -> bool:
+    """Whether JAX is imported and running with 64-bit floats enabled."""
+    jax = sys.modules.get("jax")
+    return bool(jax is not None and jax.config.jax_enable_x64)
+
+
+@contextlib.contextmanager
+def jax_x64() -> Iterator[None]:
+    """Run the block with JAX's 64-bit mode on, whatever the process setting is."""
+    jax = import_jax("64-bit JAX computation")
+    with jax.enable_x64(True):
+        yield
+
+
+def supports_float64(xp: Namespace) -> bool:
+    """Whether ``xp`` can hold float64 arrays right now (JAX only with x64 enabled)."""
+    if is_jax_namespace(xp):
+        return x64_enabled()
+    return True
+
+
+@contextlib.contextmanager
+def float64_context(xp: Namespace) -> Iterator[None]:
+    """A block in which ``xp`` can hold float64: JAX's x64 switch, nothing elsewhere."""
+    if is_jax_namespace(xp) and not x64_enabled():
+        with jax_x64():
+            yield
+    else:
+        yield
+
+
+def is_concrete(x: Array) -> bool:
+    """Whether ``x`` holds values that can be read now.
+
+    False for JAX tracers (inside ``jax.jit``, ``jax.vmap``, ``jax.grad``) and for lazy
+    Dask arrays: value checks on such arrays are skipped instead of forcing a compute.
+    """
+    module = type(x).__module__
+    if module.startswith("jax"):
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    return not module.startswith("dask")
+
+
+def to_numpy(x: Array) -> np.ndarray:
+    """A NumPy array with the values of ``x`` (from any backend), on the host."""
+    if isinstance(x, np.ndarray):
+        return x
+    module = type(x).__module__
+    if module.startswith("torch"):
+        return x.detach().cpu().numpy()
+    if module.startswith("dask"):
+        return np.asarray(x.compute())
+    if module.startswith("array_api_strict"):
+        return np.from_dlpack(x)
+    return np.asarray(x)
+
+
+def from_numpy(a: Any, xp: Namespace, *, dtype: Any = None, device: Any = None) -> Array:
+    """Convert a host array (or anything NumPy accepts) into an array of ``xp``.
+
+    The result never shares memory with ``a``, so a caller may write into ``a`` later.
+    """
+    a = np.array(a, copy=True)
+    if is_dask_namespace(xp):
+        import dask.array as da
+
+        return da.from_array(a if dtype is None else a.astype(dtype))
+    return xp.asarray(a, dtype=dtype, device=device)
+
+
+def jit(fn: Callable[..., Any], xp: Namespace, **jit_kwargs: Any) -> Callable[..., Any]:
+    """``jax.jit(fn)`` when ``xp`` is JAX's namespace, ``fn`` unchanged elsewhere."""
+    if is_jax_namespace(xp):
+        import jax
+
+        return jax.jit(fn, **jit_kwargs)
+    return fn

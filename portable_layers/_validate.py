@@ -1,0 +1,81 @@
+"""Checks at the public boundary: each raises a ValueError or TypeError naming the
+function, the argument and the shapes or values involved.
+
+Shape and dtype checks are O(1) and work under ``jax.jit`` (shapes are static there).
+Value checks (labels in range) run only where values are concrete; see
+:func:`portable_layers._compat.is_concrete`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._compat import is_concrete
+
+Array = Any
+Namespace = Any
+
+
+def floating(func: str, name: str, x: Array, xp: Namespace) -> None:
+    """Require a real floating-point array."""
+    if not xp.isdtype(x.dtype, "real floating"):
+        msg = f"{func}: {name} must have a real floating dtype, got {x.dtype}"
+        raise TypeError(msg)
+
+
+def ndim(func: str, name: str, x: Array, expected: int | str) -> None:
+    """Require ``x.ndim == expected``; ``expected`` may be ">=2" for a lower bound."""
+    if isinstance(expected, str):
+        low = int(expected.removeprefix(">="))
+        if x.ndim < low:
+            msg = f"{func}: {name} must have at least {low} dimensions, got shape {tuple(x.shape)}"
+            raise ValueError(msg)
+    elif x.ndim != expected:
+        msg = f"{func}: {name} must have {expected} dimensions, got shape {tuple(x.shape)}"
+        raise ValueError(msg)
+
+
+def shape(func: str, name: str, x: Array, expected: tuple[Any, ...], hint: str = "") -> None:
+    """Require ``x.shape == expected``; ``hint`` spells the expected shape symbolically."""
+    if tuple(x.shape) != tuple(expected):
+        want = hint or str(tuple(expected))
+        msg = f"{func}: {name} must have shape {want}, got {tuple(x.shape)}"
+        raise ValueError(msg)
+
+
+def dout_like(func: str, dout: Array, out_shape: tuple[Any, ...]) -> None:
+    """Require the upstream gradient to have the forward output's shape."""
+    if tuple(dout.shape) != tuple(out_shape):
+        msg = (
+            f"{func}: dout must have the forward output's shape {tuple(out_shape)}, "
+            f"got {tuple(dout.shape)}"
+        )
+        raise ValueError(msg)
+
+
+def labels(func: str, y: Array, n: int, num_classes: int, xp: Namespace) -> None:
+    """Require integer labels of shape (n,) with values in [0, num_classes).
+
+    The range is checked where the values are concrete; inside ``jax.jit`` the losses
+    return NaN instead (JAX would otherwise clamp the index silently).
+    """
+    if not xp.isdtype(y.dtype, "integral"):
+        msg = f"{func}: y must hold integer class labels, got dtype {y.dtype}"
+        raise TypeError(msg)
+    shape(func, "y", y, (n,), hint=f"(N,) = ({n},) to match x")
+    if n == 0 or not is_concrete(y):
+        return
+    low, high = int(xp.min(y)), int(xp.max(y))
+    if low < 0 or high >= num_classes:
+        msg = (
+            f"{func}: y must hold labels in [0, {num_classes}) for x with {num_classes} "
+            f"classes, got values from {low} to {high}"
+        )
+        raise ValueError(msg)
+
+
+def nonempty(func: str, name: str, x: Array) -> None:
+    """Require at least one sample along the first axis."""
+    if x.shape[0] == 0:
+        msg = f"{func}: {name} must hold at least one sample, got shape {tuple(x.shape)}"
+        raise ValueError(msg)

@@ -1,0 +1,117 @@
+"""The affine (fully connected) layer: ``out = x.reshape(N, D) @ w + b``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import _validate as check
+from .._compat import array_namespace
+
+Array = Any
+
+
+class AffineCache(tuple):
+    """``(x, w, b)`` with ``x`` flattened to (N, D), remembering x's original shape.
+
+    It unpacks as the plain tuple the seed notebook uses (``_, (x, w, b) =
+    affine_forward(...)``); :func:`affine_backward` also accepts such a plain tuple,
+    and then returns ``dx`` in the shape of its ``x``.
+    """
+
+    x_shape: tuple[int, ...]
+
+    def __new__(cls, x2d: Array, w: Array, b: Array, x_shape: tuple[int, ...]) -> AffineCache:
+        self = super().__new__(cls, (x2d, w, b))
+        self.x_shape = tuple(x_shape)
+        return self
+
+
+def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
+    """Forward pass of an affine layer.
+
+    Parameters
+    ----------
+    x : array of shape (N, d1, ..., dk)
+        Inputs; each sample is flattened to D = d1 * ... * dk features.
+    w : array of shape (D, M)
+        Weights.
+    b : array of shape (M,)
+        Biases.
+
+    Returns
+    -------
+    out : array of shape (N, M)
+        ``x.reshape(N, D) @ w + b``.
+    cache : AffineCache
+        ``(x2d, w, b)`` with ``x2d`` of shape (N, D); it remembers x's shape.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a floating array, or the arrays mix libraries.
+    ValueError
+        If ``w`` is not (D, M) or ``b`` is not (M,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+    >>> out.shape
+    (2, 4)
+    """
+    func = "affine_forward"
+    xp = array_namespace(func, x=x, w=w, b=b)
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        check.floating(func, name, arr, xp)
+    check.ndim(func, "x", x, ">=1")
+    n = x.shape[0]
+    d = math.prod(x.shape[1:])
+    check.ndim(func, "w", w, 2)
+    check.shape(func, "w", w, (d, w.shape[1]), hint=f"(D, M) with D = {d} features of x")
+    check.shape(func, "b", b, (w.shape[1],), hint=f"(M,) = ({w.shape[1]},) to match w")
+    x2d = xp.reshape(x, (n, d))
+    out = x2d @ w + b
+    return out, AffineCache(x2d, w, b, x.shape)
+
+
+def affine_backward(dout: Array, cache: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
+    """Backward pass of an affine layer.
+
+    Parameters
+    ----------
+    dout : array of shape (N, M)
+        Upstream gradient.
+    cache : tuple
+        ``(x, w, b)`` from :func:`affine_forward`.
+
+    Returns
+    -------
+    dx : array in x's original shape (N, d1, ..., dk)
+    dw : array of shape (D, M)
+    db : array of shape (M,)
+
+    Raises
+    ------
+    ValueError
+        If ``dout`` is not (N, M).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, cache = affine_forward(np.ones((2, 1, 3)), np.ones((3, 4)), np.zeros(4))
+    >>> dx, dw, db = affine_backward(np.ones((2, 4)), cache)
+    >>> dx.shape, dw.shape, db.shape
+    ((2, 1, 3), (3, 4), (4,))
+    """
+    func = "affine_backward"
+    x, w, b = cache
+    xp = array_namespace(func, dout=dout, x=x, w=w)
+    x_shape = getattr(cache, "x_shape", tuple(x.shape))
+    n = x.shape[0]
+    x2d = xp.reshape(x, (n, math.prod(x.shape[1:])))
+    check.dout_like(func, dout, (n, w.shape[1]))
+    dx = xp.reshape(dout @ w.T, x_shape)
+    dw = x2d.T @ dout
+    db = xp.sum(dout, axis=0)
+    return dx, dw, db

@@ -1,0 +1,42 @@
+"""Assertions and input makers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from portable_layers import _compat
+
+
+def base_namespace(xp: Any) -> Any:
+    """The namespace arrays made by ``xp`` report (the read-only NumPy maps to NumPy)."""
+    return _compat.array_namespace("test", a=xp.asarray(0.0))
+
+
+def asxp(xp: Any, a: Any, dtype: str | None = None) -> Any:
+    """A host array as an array of ``xp``, optionally cast to ``dtype`` (``"float32"``...)."""
+    a = np.asarray(a)
+    if dtype is not None:
+        a = a.astype(dtype)
+    return xp.asarray(a)
+
+
+def randn(xp: Any, *shape: int, seed: int = 0, dtype: str = "float64", scale: float = 1.0) -> Any:
+    """Standard normal values from a seeded host generator, as an ``xp`` array."""
+    rng = np.random.default_rng(seed)
+    return asxp(xp, scale * rng.standard_normal(shape), dtype)
+
+
+def assert_array(x: Any, xp: Any, shape: tuple[int, ...], dtype: Any) -> None:
+    """``x`` is an array of ``xp``'s library with the given shape and dtype."""
+    assert _compat.array_namespace("test", x=x) is base_namespace(xp), type(x)
+    assert tuple(x.shape) == tuple(shape), (tuple(x.shape), shape)
+    assert x.dtype == dtype, (x.dtype, dtype)
+
+
+def assert_close(actual: Any, expected: Any, rtol: float = 1e-12, atol: float = 0.0) -> None:
+    """Values equal within tolerance, compared on the host."""
+    np.testing.assert_allclose(
+        _compat.to_numpy(actual), _compat.to_numpy(expected), rtol=rtol, atol=atol
+    )
