@@ -236,3 +236,38 @@ def jit(fn: Callable[..., Any], xp: Namespace, **jit_kwargs: Any) -> Callable[..
 
         return jax.jit(fn, **jit_kwargs)
     return fn
+
+
+def dtype_name(dtype: Any) -> str:
+    """A dtype's plain name (``"float32"``) for any library's dtype object."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
+
+
+def bernoulli(
+    xp: Namespace, shape: tuple[int, ...], p: float, seed: Any, *, device: Any = None
+) -> Array:
+    """A boolean array of ``xp`` whose entries are True with probability ``p``.
+
+    The generator follows the kind of ``seed``:
+
+    * a Python int (or a concrete integer array of NumPy, PyTorch, array_api_strict):
+      ``numpy.random.default_rng(seed).random(shape) < p`` on the host, converted to
+      ``xp``.  The same seed gives the same mask on every backend and dtype; under
+      ``jax.jit`` the mask is drawn at trace time and becomes a constant of the
+      compiled function (as it must: the seed is a constant there too).
+    * a JAX integer array (concrete or traced, e.g. a per-step seed passed into a
+      jitted training step): ``jax.random.bernoulli(jax.random.key(seed), p, shape)``,
+      the same eagerly and under ``jax.jit``, but a different mask than NumPy's.
+    * None: fresh OS entropy via ``numpy.random.default_rng()``.  (Callers refuse
+      this inside a JAX trace, where it would silently freeze one mask.)
+    """
+    if seed is not None and type(seed).__module__.startswith(("jax", "jaxlib")):
+        import jax
+
+        return jax.random.bernoulli(jax.random.key(seed), p, shape)
+    rng = np.random.default_rng(None if seed is None else int(seed))
+    return from_numpy(rng.random(shape) < p, xp, device=device)
+

@@ -105,7 +105,7 @@ def affine_backward(dout: Array, cache: tuple[Array, Array, Array]) -> tuple[Arr
     ((2, 1, 3), (3, 4), (4,))
     """
     func = "affine_backward"
-    x, w, b = cache
+    x, w, _ = cache
     xp = array_namespace(func, dout=dout, x=x, w=w)
     x_shape = getattr(cache, "x_shape", tuple(x.shape))
     n = x.shape[0]

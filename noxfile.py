@@ -1,0 +1,120 @@
+"""The test matrix: one session per backend, each in its own environment.
+
+``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one.
+Each session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
+``tests/conftest.py`` reads, so the whole suite runs once per backend.
+
+PyTorch: the torch session installs ``$PORTABLE_LAYERS_TORCH`` (default
+``torch==2.13.0``, a CPU build where pip finds one locally).  On a machine where
+plain ``pip install torch`` would pull a CUDA build, point pip at PyTorch's CPU-only
+wheel index with ``PORTABLE_LAYERS_TORCH_INDEX=<url>`` (passed as
+``--extra-index-url``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = [
+    "tests-numpy",
+    "tests-jax",
+    "tests-array_api_strict",
+    "tests-torch",
+    "tests-nojax",
+    "lint",
+    "typecheck",
+]
+
+# Extras every test session needs besides its backend: pytest, hypothesis and
+# array_api_strict (the tests mix it with other libraries), matplotlib, tqdm, scikit-learn.
+COMMON = "test,plot,train,digits"
+TORCH = os.environ.get("PORTABLE_LAYERS_TORCH", "torch==2.13.0")
+TORCH_INDEX = os.environ.get("PORTABLE_LAYERS_TORCH_INDEX")
+
+
+def _install_torch(session: nox.Session) -> None:
+    args = [TORCH]
+    if TORCH_INDEX:
+        args += ["--extra-index-url", TORCH_INDEX]
+    session.install(*args)
+
+
+def _run_tests(session: nox.Session, backends: str, check_backend: str | None) -> None:
+    env = {"PORTABLE_LAYERS_BACKENDS": backends}
+    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    if check_backend:
+        session.run("python", "-m", "portable_layers", "check", "--backend", check_backend,
+                    "--dtype", "float64", "--dtype", "float32")
+
+
+@nox.session(name="tests-numpy")
+def tests_numpy(session: nox.Session) -> None:
+    """NumPy, plus a read-only NumPy that catches any write into an input."""
+    session.install(f".[{COMMON},jax]")
+    _run_tests(session, "numpy,numpy_readonly", "numpy")
+
+
+@nox.session(name="tests-jax")
+def tests_jax(session: nox.Session) -> None:
+    """JAX with 64-bit floats enabled."""
+    session.install(f".[{COMMON},jax]")
+    session.env["JAX_ENABLE_X64"] = "1"
+    _run_tests(session, "jax", "jax")
+
+
+@nox.session(name="tests-array_api_strict")
+def tests_array_api_strict(session: nox.Session) -> None:
+    """array_api_strict: the standard and nothing else."""
+    session.install(f".[{COMMON},jax]")
+    _run_tests(session, "array_api_strict", "array_api_strict")
+
+
+@nox.session(name="tests-torch")
+def tests_torch(session: nox.Session) -> None:
+    """PyTorch (a CPU build; see the module docstring)."""
+    _install_torch(session)
+    session.install(f".[{COMMON},jax]")
+    _run_tests(session, "torch", "torch")
+
+
+@nox.session(name="tests-nojax")
+def tests_nojax(session: nox.Session) -> None:
+    """Without JAX: the library and its finite-difference checks work on their own."""
+    session.install(f".[{COMMON}]")
+    session.run("python", "-c", "import importlib.util, sys; "
+                "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
+                "else 0)")
+    _run_tests(session, "numpy,numpy_readonly,array_api_strict", None)
+    session.run("python", "-m", "portable_layers", "check", "--backend", "numpy",
+                "--backend", "array_api_strict")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "portable_layers", "tests", "benchmarks", "examples",
+                "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the package."""
+    session.install("mypy>=1.10", ".")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: ratios against the alternatives, measured in the same run."""
+    _install_torch(session)
+    session.install(".[jax]")
+    os.makedirs("bench-results", exist_ok=True)
+    for script in sorted(os.listdir("benchmarks")):
+        if script.startswith("bench_") and script.endswith(".py"):
+            out = os.path.join("bench-results", script.removesuffix(".py") + ".json")
+            session.run("python", os.path.join("benchmarks", script), "--out", out,
+                        *session.posargs)
