@@ -157,6 +157,16 @@ def import_jax(purpose: str) -> ModuleType:
     return jax
 
 
+def import_torch(purpose: str) -> ModuleType:
+    """Import and return ``torch``, or raise ImportError saying ``purpose`` needs it."""
+    try:
+        import torch
+    except ImportError:
+        msg = f"{purpose} needs PyTorch; install it with pip install 'portable-layers[torch]'"
+        raise ImportError(msg) from None
+    return torch
+
+
 def x64_enabled() -> bool:
     """Whether JAX is imported and running with 64-bit floats enabled."""
     jax = sys.modules.get("jax")

@@ -1,0 +1,133 @@
+"""Fast, sampled and vectorized gradient checks, the torch oracle and failure reports."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import assert_array, randn
+
+import portable_layers as pl
+from portable_layers import _compat
+from portable_layers.gradient_check import (
+    check_layer,
+    fast_check,
+    numerical_vjp,
+    torch_vjp,
+)
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _affine_inputs(xp: Any, n: int = 5, d: int = 7, m: int = 4) -> tuple[Any, Any, Any]:
+    return randn(xp, n, d, seed=1), randn(xp, d, m, seed=2), randn(xp, m, seed=3)
+
+
+def _planted(index: tuple[int, int], relative: float) -> Any:
+    """affine_backward with one entry of dw off by ``relative``."""
+
+    def backward(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
+        dx, dw, db = pl.affine_backward(dout, cache)
+        bump = np.zeros(tuple(dw.shape))
+        bump[index] = relative * float(_compat.to_numpy(dw)[index])
+        xp = _compat.array_namespace("t", dw=dw)
+        return dx, dw + xp.asarray(bump, dtype=dw.dtype), db
+
+    return backward
+
+
+def _transposed_backward(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
+    """A classic bug: dw built from the wrong operand order, right shape only when square."""
+    dx, dw, db = pl.affine_backward(dout, cache)
+    return dx, dw.T, db
+
+
+@pytest.mark.parametrize("mode", ["full", "sampled", "fast"])
+def test_every_mode_passes_a_correct_layer(xp: Any, mode: str) -> None:
+    result = check_layer(pl.affine_forward, pl.affine_backward, _affine_inputs(xp),
+                         oracles=("numerical",), mode=mode, samples=5)
+    assert result.ok, str(result)
+    assert {c.mode for c in result.checks} == {mode}
+
+
+def test_fast_mode_catches_a_wrong_formula(xp: Any) -> None:
+    inputs = _affine_inputs(xp, d=4, m=4)
+    result = fast_check(pl.affine_forward, _transposed_backward, inputs, oracles=("numerical",))
+    assert not result.ok
+    (check,) = result.checks
+    assert check.input == "x,w,b" and check.mode == "fast" and check.error > 1e-2
+
+
+def test_fast_mode_misses_a_small_error_in_one_of_many_entries(xp: Any) -> None:
+    """Documented limitation: one entry's share of vᵀJu is too small to see."""
+    inputs = _affine_inputs(xp, n=4, d=40, m=30)
+    planted = _planted((3, 5), 1e-4)
+    assert fast_check(pl.affine_forward, planted, inputs, oracles=("numerical",)).ok
+    sampled = check_layer(pl.affine_forward, planted, inputs, oracles=("numerical",),
+                          mode="sampled", samples=1200)  # every entry of dw, in random order
+    assert not sampled.ok
+
+
+def test_failures_name_the_input_and_the_entry(xp: Any) -> None:
+    inputs = _affine_inputs(xp)
+    for mode in ("full", "sampled"):
+        result = check_layer(pl.affine_forward, _planted((2, 1), 1e-4), inputs,
+                             oracles=("numerical",), mode=mode, samples=28)
+        (bad,) = [c for c in result.checks if not c.ok]
+        assert bad.input == "w"
+        worst = bad.worst[0]
+        assert worst.index == (2, 1) and not worst.near_kink
+        assert worst.analytic == pytest.approx(worst.expected * (1 + 1e-4), rel=1e-6)
+        assert "dw[2, 1] analytic" in str(result)
+
+
+def test_a_point_near_a_kink_is_flagged(xp: Any) -> None:
+    x = _compat.from_numpy(np.array([[-1.0, 3e-6, 2.0]]),
+                           _compat.array_namespace("t", a=xp.asarray(0.0)))
+    result = check_layer(pl.relu_forward, pl.relu_backward, (x,), oracles=("numerical",))
+    (bad,) = result.checks
+    assert not bad.ok and bad.worst[0].index == (0, 1) and bad.worst[0].near_kink
+    assert "near a kink" in str(result)
+
+
+def test_vectorized_differences_equal_the_loop(xp: Any) -> None:
+    jax = pytest.importorskip("jax", reason="jax.vmap needs JAX")
+    import jax.numpy as jnp
+
+    x, w, b = (_compat.to_numpy(a) for a in _affine_inputs(xp))
+    dout = np.random.default_rng(4).standard_normal((5, 4))
+
+    def fn(x: Any, w: Any, b: Any) -> Any:
+        return pl.affine_forward(x, w, b)[0]
+
+    with jax.enable_x64(True):
+        j = [jnp.asarray(a) for a in (x, w, b)]
+        vec = numerical_vjp(fn, j, jnp.asarray(dout), chunk_bytes=2_000)  # several batches
+        loop = numerical_vjp(fn, j, jnp.asarray(dout), vectorized=False)
+        for v, lp in zip(vec, loop, strict=True):
+            np.testing.assert_allclose(np.asarray(v), np.asarray(lp), rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(vec[1]), x.T @ dout, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="the torch oracle needs PyTorch")
+def test_torch_oracle_from_any_backend(xp: Any) -> None:
+    x, w, b = _affine_inputs(xp)
+    dout = randn(xp, 5, 4, seed=4)
+    dx, dw, db = torch_vjp(lambda x, w, b: pl.affine_forward(x, w, b)[0], (x, w, b), dout)
+    assert_array(dw, xp, (7, 4), xp.float64)
+    hx, hw, hd = (_compat.to_numpy(a) for a in (x, w, dout))
+    np.testing.assert_allclose(_compat.to_numpy(dx), hd @ hw.T, rtol=1e-12)
+    np.testing.assert_allclose(_compat.to_numpy(dw), hx.T @ hd, rtol=1e-12)
+    np.testing.assert_allclose(_compat.to_numpy(db), hd.sum(axis=0), rtol=1e-12)
+    result = check_layer(pl.affine_forward, pl.affine_backward, (x, w, b), oracles=("torch",))
+    assert result.ok and {c.oracle for c in result.checks} == {"torch"}
+
+
+def test_bad_options_are_named(xp: Any) -> None:
+    inputs = (randn(xp, 3),)
+    with pytest.raises(ValueError, match="check_layer: unknown mode 'quick'"):
+        check_layer(pl.tanh_forward, pl.tanh_backward, inputs, mode="quick")
+    with pytest.raises(ValueError, match="check_layer: samples must be a positive integer"):
+        check_layer(pl.tanh_forward, pl.tanh_backward, inputs, mode="sampled", samples=0)
