@@ -65,7 +65,10 @@ def labels(func: str, y: Array, n: int, num_classes: int, xp: Namespace) -> None
     shape(func, "y", y, (n,), hint=f"(N,) = ({n},) to match x")
     if n == 0 or not is_concrete(y):
         return
-    low, high = int(xp.min(y)), int(xp.max(y))
+    low_arr, high_arr = xp.min(y), xp.max(y)
+    if not is_concrete(low_arr):  # a concrete y captured inside a JAX trace
+        return
+    low, high = int(low_arr), int(high_arr)
     if low < 0 or high >= num_classes:
         msg = (
             f"{func}: y must hold labels in [0, {num_classes}) for x with {num_classes} "

@@ -146,3 +146,15 @@ def test_two_layer_perceptron_has_the_layers_as_methods() -> None:
         assert getattr(model, f"{name}_forward") is getattr(pl, f"{name}_forward")
         assert getattr(model, f"{name}_backward") is getattr(pl, f"{name}_backward")
     assert model.svm_loss is pl.svm_loss and model.softmax_loss is pl.softmax_loss
+
+
+def test_labels_captured_in_a_jit_trace_are_not_read(xp: Any) -> None:
+    """Concrete labels closed over inside jax.jit: the loss traces instead of failing."""
+    jax = pytest.importorskip("jax", reason="jax.jit needs JAX")
+    import jax.numpy as jnp
+
+    y = jnp.asarray([0, 3, 1])
+    x = jnp.asarray(_compat.to_numpy(randn(xp, 3, 4, seed=9)))
+    for fn in (pl.svm_loss, pl.softmax_loss):
+        jitted = jax.jit(lambda s, fn=fn: fn(s, y)[0])
+        assert float(jitted(x)) == pytest.approx(float(fn(x, y)[0]), rel=1e-12)
