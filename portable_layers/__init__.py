@@ -7,8 +7,9 @@ arrays.  :mod:`portable_layers.gradient_check` verifies every hand-written backw
 by finite differences and by JAX autodiff.
 """
 
-from . import gradient_check, layers, models
-from .gradient_check import check_layer, rel_error
+from . import checkpoint, data, gradient_check, layers, models, optim
+from .checkpoint import load_checkpoint, save_checkpoint
+from .gradient_check import check_layer, fast_check, rel_error
 from .layers import (
     affine_backward,
     affine_forward,
@@ -25,11 +26,14 @@ from .layers import (
     tanh_backward,
     tanh_forward,
 )
-from .models import TwoLayerPerceptron
+from .models import FullyConnectedNet, TwoLayerPerceptron
+from .solver import Solver
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FullyConnectedNet",
+    "Solver",
     "TwoLayerPerceptron",
     "__version__",
     "affine_backward",
@@ -37,14 +41,20 @@ __all__ = [
     "affine_relu_backward",
     "affine_relu_forward",
     "check_layer",
+    "checkpoint",
+    "data",
+    "fast_check",
     "gradient_check",
     "layers",
     "leaky_relu_backward",
     "leaky_relu_forward",
+    "load_checkpoint",
     "models",
+    "optim",
     "rel_error",
     "relu_backward",
     "relu_forward",
+    "save_checkpoint",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_loss",

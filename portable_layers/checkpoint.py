@@ -1,0 +1,230 @@
+"""Checkpoints: a model's parameters, optimiser state and metadata in one ``.npz`` file.
+
+The file is a plain NumPy ``.npz`` archive (never a pickle: it is written from
+numeric and string arrays only and read with ``allow_pickle=False``), so a
+checkpoint is safe to load from an untrusted source and readable without this
+library.  Entries are named ``params/<name>``, ``optim/<param>/<key>`` and
+``meta/<key>``.
+
+Writing is atomic: the archive goes to a temporary file in the target directory,
+which is flushed, fsynced and then renamed over the target with ``os.replace``, so a
+crash or an error mid-write leaves any previous checkpoint intact.
+
+Loading goes through the host, so a checkpoint written from one backend loads into
+a model on any other; values take the dtype and device of the model's parameters.
+Everything is validated before anything is assigned: a checkpoint that does not fit
+the model raises and leaves the model unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from ._compat import array_namespace, device, from_numpy, is_array_api_obj, to_numpy
+
+__all__ = ["load_checkpoint", "read_checkpoint_meta", "save_checkpoint"]
+
+PathLike = str | os.PathLike
+
+
+def save_checkpoint(
+    path: PathLike, model: Any, optim_configs: dict[str, dict[str, Any]] | None = None,
+    **meta: Any,
+) -> None:
+    """Write ``model.params``, optimiser configs and metadata to an ``.npz`` file, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file; must end in ``.npz``.  An existing file is replaced only once
+        the new one is completely written.
+    model : object
+        Anything with a ``params`` dict of arrays (any backend).
+    optim_configs : dict, optional
+        Per-parameter optimiser configs (as the Solver keeps them): numbers and arrays.
+    **meta
+        Further numbers, strings or numeric sequences (epoch, histories, ...).
+
+    Raises
+    ------
+    ValueError
+        For a path not ending in ``.npz`` or a name containing ``/``.
+    TypeError
+        For a value that is not a number, string or numeric array.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from portable_layers import TwoLayerPerceptron
+    >>> model = TwoLayerPerceptron(4, 3, 2, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> save_checkpoint(path, model, epoch=1)
+    >>> load_checkpoint(path, model)
+    {}
+    """
+    func = "save_checkpoint"
+    path = _npz_path(func, path)
+    arrays = {f"params/{_name(func, k)}": to_numpy(v) for k, v in model.params.items()}
+    for k, config in (optim_configs or {}).items():
+        for key, value in config.items():
+            where = f"optim_configs[{k!r}][{key!r}]"
+            arrays[f"optim/{_name(func, k)}/{_name(func, key)}"] = _host(func, where, value)
+    for key, value in meta.items():
+        arrays[f"meta/{_name(func, key)}"] = _host(func, key, value)
+    _atomic_savez(path, arrays)
+
+
+def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
+    """Load a checkpoint's parameters into ``model`` and return its optimiser configs.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An ``.npz`` file written by :func:`save_checkpoint`, from any backend.
+    model : object
+        A model whose ``params`` have the checkpoint's names and shapes; it receives
+        the values in its own parameters' namespace, dtype and device.
+
+    Returns
+    -------
+    optim_configs : dict
+        Per-parameter configs: arrays in the model's backend, numbers as Python
+        ``float``/``int``.  Empty if the checkpoint holds none.
+
+    Raises
+    ------
+    ValueError
+        If the file holds pickled objects (never loaded), is not an ``.npz`` archive,
+        or does not fit the model (the message names the parameter and both shapes);
+        the model is then left unchanged.
+
+    Examples
+    --------
+    See :func:`save_checkpoint`.
+    """
+    func = "load_checkpoint"
+    stored = _read(func, _npz_path(func, path))
+    current = model.params
+    names = {k.removeprefix("params/") for k in stored if k.startswith("params/")}
+    if names != set(current):
+        msg = (f"{func}: {os.fspath(path)} holds parameters {sorted(names)}, "
+               f"but the model has {sorted(current)}")
+        raise ValueError(msg)
+    for k, w in current.items():
+        saved = stored[f"params/{k}"].shape
+        if tuple(saved) != tuple(w.shape):
+            msg = (f"{func}: parameter {k} has shape {tuple(saved)} in {os.fspath(path)}, "
+                   f"but {tuple(w.shape)} in the model")
+            raise ValueError(msg)
+    params = {k: _like(stored[f"params/{k}"], w) for k, w in current.items()}
+    configs = _optim_configs(func, stored, current)
+    model.params = params
+    return configs
+
+
+def read_checkpoint_meta(path: PathLike) -> dict[str, Any]:
+    """The metadata of a checkpoint: 0-d entries as Python values, others as NumPy arrays.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from portable_layers import TwoLayerPerceptron
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> save_checkpoint(path, TwoLayerPerceptron(4, 3, 2), epoch=3, update_rule="adam")
+    >>> read_checkpoint_meta(path)
+    {'epoch': 3, 'update_rule': 'adam'}
+    """
+    func = "read_checkpoint_meta"
+    stored = _read(func, _npz_path(func, path))
+    return {k.removeprefix("meta/"): _scalar(a) for k, a in stored.items() if k.startswith("meta/")}
+
+
+def _npz_path(func: str, path: Any) -> str:
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).endswith(".npz"):
+        raise ValueError(f"{func}: path must be a file name ending in .npz, got {path!r}")
+    return os.fspath(path)
+
+
+def _name(func: str, name: Any) -> str:
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"{func}: names must be non-empty strings without '/', got {name!r}")
+    return name
+
+
+def _host(func: str, where: str, value: Any) -> np.ndarray:
+    """``value`` as a NumPy array that needs no pickle (numbers, strings, numeric arrays)."""
+    a = to_numpy(value) if is_array_api_obj(value) else np.asarray(value)
+    if a.dtype.hasobject:
+        kind = type(value).__name__
+        msg = f"{func}: {where} must be a number, string or numeric array, got {kind}"
+        raise TypeError(msg)
+    return a
+
+
+def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` to a temporary file in ``path``'s directory, fsync, then ``os.replace``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0o600; a checkpoint is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable (POSIX; no-op elsewhere)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _read(func: str, path: str) -> dict[str, np.ndarray]:
+    """Every entry of the archive, read without ever unpickling."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array")
+        with archive:
+            return {k: archive[k] for k in archive.files}
+    except ValueError as err:
+        msg = (f"{func}: {path} must be an .npz archive of numeric arrays; pickled objects "
+               f"are never loaded ({err})")
+        raise ValueError(msg) from None
+
+
+def _like(a: np.ndarray, w: Any) -> Any:
+    """Host array ``a`` in the namespace, dtype and device of the model array ``w``."""
+    xp = array_namespace("load_checkpoint", w=w)
+    return from_numpy(a, xp, dtype=w.dtype, device=device(w))
+
+
+def _scalar(a: np.ndarray) -> Any:
+    return a.item() if a.ndim == 0 else a
+
+
+def _optim_configs(func: str, stored: dict[str, np.ndarray], params: dict[str, Any]) -> dict:
+    configs: dict[str, dict[str, Any]] = {}
+    for key, a in stored.items():
+        if not key.startswith("optim/"):
+            continue
+        name, _, entry = key.removeprefix("optim/").partition("/")
+        if name not in params:
+            raise ValueError(f"{func}: optimiser state for unknown parameter {name!r}")
+        w = params[name]
+        if a.ndim > 0 and tuple(a.shape) != tuple(w.shape):
+            msg = (f"{func}: optimiser state {name}/{entry} has shape {tuple(a.shape)}, "
+                   f"but parameter {name} has {tuple(w.shape)} in the model")
+            raise ValueError(msg)
+        configs.setdefault(name, {})[entry] = _scalar(a) if a.ndim == 0 else _like(a, w)
+    return configs

@@ -1,0 +1,378 @@
+"""Figures with matplotlib (the optional ``plot`` extra), written as PNG files.
+
+matplotlib is imported inside the functions, and figures are made with
+:class:`matplotlib.figure.Figure` directly (no pyplot, no global state, no GUI
+backend).  Every PNG is written atomically: to a temporary file in the target's
+folder, then moved over the target with :func:`os.replace`, so a failure never
+leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _compat
+from . import layers as L
+
+__all__ = [
+    "activation_curves",
+    "add_arguments",
+    "plot_activations",
+    "run",
+    "save_training_figure",
+    "weight_grid",
+]
+
+Array = Any
+
+#: name -> (forward, backward) of the activations :func:`activation_curves` draws.
+ACTIVATIONS = {
+    "sigmoid": (L.sigmoid_forward, L.sigmoid_backward),
+    "tanh": (L.tanh_forward, L.tanh_backward),
+    "relu": (L.relu_forward, L.relu_backward),
+    "leaky_relu": (L.leaky_relu_forward, L.leaky_relu_backward),
+}
+
+#: A local gradient below this (but above 0) counts as vanishing in the figure.
+VANISHING = 1e-2
+
+
+def _figure(func: str, **kwargs: Any) -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        msg = f"{func} needs matplotlib; install it with pip install 'portable-layers[plot]'"
+        raise ImportError(msg) from None
+    return Figure(**kwargs)
+
+
+def _save_png(func: str, fig: Any, path: str | Path) -> None:
+    """Write ``fig`` as a PNG to ``path`` atomically (temp file + os.replace)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{func}: the folder of {path} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png")
+        umask = os.umask(0)  # mkstemp makes 0600 files; give the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _series(func: str, name: str, values: Any) -> np.ndarray:
+    """A 1-D float64 host array from an array of any backend or a list of numbers/0-d arrays."""
+    if _compat.is_array_api_obj(values):
+        out = np.asarray(_compat.to_numpy(values), dtype=np.float64)
+    else:
+        try:
+            items = [_compat.to_numpy(v) if _compat.is_array_api_obj(v) else v for v in values]
+            out = np.asarray(items, dtype=np.float64)
+        except (TypeError, ValueError):
+            msg = f"{func}: {name} must be a sequence of numbers, got {type(values).__name__}"
+            raise TypeError(msg) from None
+    if out.ndim != 1:
+        raise ValueError(f"{func}: {name} must be one-dimensional, got shape {out.shape}")
+    return out
+
+
+def weight_grid(weights: Any, image_shape: Sequence[int], padding: int = 1) -> np.ndarray:
+    """Tile the columns of ``weights`` (D, H), each reshaped to ``image_shape``, into one image.
+
+    Each tile is scaled to [0, 1] by its own minimum and maximum; the gaps are 1 (white).
+
+    Parameters
+    ----------
+    weights : array (D, H) of any backend, D = prod(image_shape)
+    image_shape : (C, height, width), C = 1 (grey) or 3 (RGB)
+
+    Returns
+    -------
+    grid : ndarray, (rows, cols) for C = 1 or (rows, cols, 3) for C = 3, values in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> weight_grid(np.arange(8.0).reshape(4, 2), (1, 2, 2)).shape
+    (2, 5)
+    """
+    func = "weight_grid"
+    w = np.asarray(_compat.to_numpy(weights), dtype=np.float64)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise ValueError(f"{func}: image_shape must be (C, H, W) with C 1 or 3, got {shape}")
+    if w.ndim != 2 or w.shape[0] != math.prod(shape):
+        msg = (
+            f"{func}: weights must have shape ({math.prod(shape)}, H) for image_shape "
+            f"{shape}, got {w.shape}"
+        )
+        raise ValueError(msg)
+    tiles = np.moveaxis(w.T.reshape(-1, *shape), 1, -1)  # (H, h, w, C)
+    low = tiles.min(axis=(1, 2, 3), keepdims=True)
+    span = tiles.max(axis=(1, 2, 3), keepdims=True) - low
+    tiles = (tiles - low) / np.where(span > 0, span, 1.0)
+    n, (c, h, wd) = tiles.shape[0], shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.ones((rows * (h + padding) - padding, cols * (wd + padding) - padding, c))
+    for k in range(n):  # grid is a fresh host array, so writing into it is fine
+        top, left = (h + padding) * (k // cols), (wd + padding) * (k % cols)
+        grid[top : top + h, left : left + wd] = tiles[k]
+    return grid[..., 0] if c == 1 else grid
+
+
+def save_training_figure(
+    path: str | Path,
+    *,
+    loss_history: Any,
+    train_acc_history: Any,
+    val_acc_history: Any,
+    weights: Any = None,
+    image_shape: Sequence[int] | None = None,
+) -> None:
+    """Save the loss curve, accuracies per epoch and (optionally) first-layer weights as a PNG.
+
+    Parameters
+    ----------
+    path : str or Path
+        The PNG file to write (atomically; its folder must exist).
+    loss_history : sequence of numbers, or a 1-D array of any backend
+        The loss per iteration (e.g. ``Solver.loss_history``; 0-d arrays are fine).
+    train_acc_history, val_acc_history : sequence of numbers, or 1-D arrays
+        Accuracies per epoch, of equal length.
+    weights : array (D, H), optional
+        First-layer weights of any backend, e.g. ``model.params["W1"]``; each column is
+        drawn as an image of ``image_shape``, scaled to [0, 1].
+    image_shape : (C, H, W), optional
+        Required with ``weights``: ``(3, 32, 32)`` for CIFAR-10, ``(1, 8, 8)`` for digits.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (the ``plot`` extra).
+    ValueError
+        For histories that are not 1-D or of unequal length, or weights that do not fit
+        ``image_shape``.
+
+    Examples
+    --------
+    >>> save_training_figure("train.png", loss_history=[2.3, 1.9, 1.7],
+    ...     train_acc_history=[0.2, 0.4], val_acc_history=[0.2, 0.3])  # doctest: +SKIP
+    """
+    func = "save_training_figure"
+    loss = _series(func, "loss_history", loss_history)
+    train = _series(func, "train_acc_history", train_acc_history)
+    val = _series(func, "val_acc_history", val_acc_history)
+    if train.shape != val.shape:
+        msg = (
+            f"{func}: train_acc_history and val_acc_history must have equal lengths, "
+            f"got {train.size} and {val.size}"
+        )
+        raise ValueError(msg)
+    if (weights is None) != (image_shape is None):
+        raise ValueError(f"{func}: weights and image_shape must be given together")
+    grid = None if weights is None else weight_grid(weights, image_shape)  # type: ignore[arg-type]
+    fig = _figure(func, figsize=(15 if grid is not None else 10, 4.5), layout="constrained")
+    axes = fig.subplots(1, 3 if grid is not None else 2)
+    axes[0].plot(np.arange(loss.size), loss, ".", markersize=3, alpha=0.6)
+    axes[0].set(title="Training loss", xlabel="iteration", ylabel="loss")
+    axes[0].xaxis.get_major_locator().set_params(integer=True)
+    epochs = np.arange(1, train.size + 1)
+    axes[1].plot(epochs, train, "o-", label="train")
+    axes[1].plot(epochs, val, "o-", label="val")
+    axes[1].set(title="Classification accuracy", xlabel="epoch", ylabel="accuracy")
+    axes[1].xaxis.get_major_locator().set_params(integer=True)
+    axes[1].legend()
+    if grid is not None:
+        axes[2].imshow(grid, cmap="gray", interpolation="nearest", vmin=0.0, vmax=1.0)
+        axes[2].set_title(f"First-layer weights ({np.shape(_compat.to_numpy(weights))[1]} units)")
+        axes[2].axis("off")
+    _save_png(func, fig, path)
+
+
+def activation_curves(
+    backend: Any = "numpy", *, lo: float = -10.0, hi: float = 10.0, num: int = 401
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Values and local gradients of each activation, from the library's own layers.
+
+    Runs ``*_forward(x)`` and ``*_backward(ones, cache)`` of sigmoid, tanh, relu and
+    leaky_relu (alpha 0.01) on ``backend``, over ``num`` evenly spaced points in
+    ``[lo, hi]``.
+
+    Parameters
+    ----------
+    backend : str or namespace
+        A backend name (``"numpy"``, ``"jax"``, ``"torch"``, ``"array_api_strict"``,
+        ``"dask"``) or an array namespace.  float64 where the backend has it.
+    lo, hi : float
+        The range of inputs, ``lo < hi``.
+    num : int
+        Number of points, at least 2.
+
+    Returns
+    -------
+    curves : dict
+        ``{name: (x, y, dy)}``, host NumPy arrays of shape (num,): the inputs, the
+        activation and its derivative.
+
+    Examples
+    --------
+    >>> curves = activation_curves(lo=-1.0, hi=1.0, num=3)
+    >>> curves["relu"][2], curves["sigmoid"][2][1]
+    (array([0., 0., 1.]), np.float64(0.25))
+    """
+    func = "activation_curves"
+    xp = _compat.get_namespace(backend)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"{func}: need finite lo < hi, got lo={lo!r}, hi={hi!r}")
+    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+        raise ValueError(f"{func}: num must be an integer >= 2, got {num!r}")
+    x = np.linspace(lo, hi, num)
+    dtype = xp.float64 if _compat.supports_float64(xp) else xp.float32
+    xa = _compat.from_numpy(x, xp, dtype=dtype)
+    ones = _compat.from_numpy(np.ones(num), xp, dtype=dtype)
+    curves = {}
+    for name, (forward, backward) in ACTIVATIONS.items():
+        y, cache = forward(xa)
+        dy = backward(ones, cache)
+        curves[name] = (x, _compat.to_numpy(y), _compat.to_numpy(dy))
+    return curves
+
+
+_TITLES = {"sigmoid": "Sigmoid", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "Leaky ReLU (0.01)"}
+
+
+def _gradient_note(name: str, x: np.ndarray, dy: np.ndarray) -> str:
+    """A short verdict on where the local gradient vanishes or dies, read off the curve."""
+    peak = f"max f' = {dy.max():.2g}"
+    dead = dy == 0
+    small = (dy > 0) & (dy < VANISHING)
+    if dead.any():
+        return f"{peak}\nf' = 0 for x ≤ {x[dead].max():.3g}:\ndead, no gradient flows"
+    if small.any():
+        edge = np.abs(x[small]).min()
+        return f"{peak}\nf' < {VANISHING:g} for |x| > {edge:.2g}:\nsaturates, gradient vanishes"
+    return f"{peak}\nf' ≥ {dy.min():.2g} everywhere:\nsmall for x < 0, never 0"
+
+
+def plot_activations(
+    path: str | Path,
+    backend: Any = "numpy",
+    *,
+    lo: float = -10.0,
+    hi: float = 10.0,
+    num: int = 401,
+) -> None:
+    """Save a PNG of each activation (top row) and its local gradient (bottom row).
+
+    Answers the seed notebook's question of which activations stop gradient flow:
+    regions where the gradient is exactly 0 (ReLU for x < 0: dead units) are shaded red,
+    regions where it is below :data:`VANISHING` (sigmoid and tanh saturating for large
+    |x|) orange; leaky ReLU keeps slope 0.01 everywhere left of 0.  The curves come from
+    :func:`activation_curves` on ``backend``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The PNG file to write (atomically; its folder must exist).
+    backend, lo, hi, num
+        As for :func:`activation_curves`.
+
+    Examples
+    --------
+    >>> plot_activations("activations.png", backend="numpy")  # doctest: +SKIP
+    """
+    func = "plot_activations"
+    curves = activation_curves(backend, lo=lo, hi=hi, num=num)
+    fig = _figure(func, figsize=(16, 7.5), layout="constrained")
+    axes = fig.subplots(2, len(curves), sharex=True)
+    for col, (name, (x, y, dy)) in enumerate(curves.items()):
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(x, y, color="C0")
+        top.set_title(_TITLES[name])
+        bottom.plot(x, dy, color="C1")
+        bottom.set_ylim(-0.05, 1.1)
+        bottom.set_xlabel("x")
+        for ax in (top, bottom):
+            ax.axhline(0, color="0.6", linewidth=0.8)
+            ax.axvline(0, color="0.6", linewidth=0.8)
+            ax.fill_between(
+                x,
+                0,
+                1,
+                where=dy == 0,
+                color="red",
+                alpha=0.12,
+                transform=ax.get_xaxis_transform(),
+                linewidth=0,
+            )
+            ax.fill_between(
+                x,
+                0,
+                1,
+                where=(dy > 0) & (dy < VANISHING),
+                color="orange",
+                alpha=0.2,
+                transform=ax.get_xaxis_transform(),
+                linewidth=0,
+            )
+        box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"}
+        bottom.text(
+            0.03,
+            0.8,
+            _gradient_note(name, x, dy),
+            transform=bottom.transAxes,
+            va="top",
+            fontsize=8.5,
+            bbox=box,
+        )
+    axes[0, 0].set_ylabel("f(x)")
+    axes[1, 0].set_ylabel("local gradient f'(x)")
+    name = _compat.backend_name(_compat.get_namespace(backend))
+    fig.suptitle(
+        "Which activations stop gradient flow?  red: f' = 0 (dead ReLU units), "
+        f"orange: 0 < f' < {VANISHING:g} (saturation)   [computed on {name}]"
+    )
+    _save_png(func, fig, path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``python -m portable_layers plot`` to ``parser``."""
+    parser.add_argument("what", choices=["activations"], help="the figure to draw")
+    parser.add_argument(
+        "--backend",
+        default="numpy",
+        choices=list(_compat.BACKENDS),
+        help="array library that computes the curves (default numpy)",
+    )
+    parser.add_argument("--out", default="activations.png", help="PNG file to write")
+    parser.add_argument("--lo", type=float, default=-10.0, help="left end of the x range")
+    parser.add_argument("--hi", type=float, default=10.0, help="right end of the x range")
+    parser.add_argument("--num", type=int, default=401, help="number of points")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``plot``; returns the exit status (1 with a message on stderr on failure)."""
+    try:
+        if args.what == "activations":
+            plot_activations(args.out, args.backend, lo=args.lo, hi=args.hi, num=args.num)
+        else:
+            raise ValueError(f"plot: unknown figure {args.what!r}; choose activations")
+    except (ImportError, ValueError, TypeError, OSError) as e:
+        print(f"portable_layers plot: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}")
+    return 0

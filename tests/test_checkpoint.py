@@ -1,0 +1,134 @@
+"""Checkpoints: round trips across backends, atomic writes, refusals that leave models alone."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import assert_array, assert_close, base_namespace
+
+from portable_layers import _compat, checkpoint, optim
+from portable_layers.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from portable_layers.models import FullyConnectedNet, TwoLayerPerceptron
+
+D, H, C = 4, 3, 2
+
+
+def model_on(xp: Any, seed: int, dtype: str = "float64", hidden: int = H) -> TwoLayerPerceptron:
+    return TwoLayerPerceptron(D, hidden, C, weight_scale=1.0, xp=xp, dtype=dtype, seed=seed)
+
+
+def host(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.array(_compat.to_numpy(v)) for k, v in params.items()}
+
+
+def test_round_trip_with_optim_state(xp: Any, tmp_path: Any) -> None:
+    ns = base_namespace(xp)
+    source = model_on(ns, seed=0)
+    configs = {k: optim.init_config("adam", w, {"learning_rate": 0.5})
+               for k, w in source.params.items()}
+    configs = {k: {**c, "t": 7, "m": c["m"] + 1.0} for k, c in configs.items()}
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, source, configs, epoch=3, note="hi", history=[0.5, 0.25])
+    target = model_on(ns, seed=1)
+    loaded = load_checkpoint(path, target)
+    for k, v in host(source.params).items():
+        assert_array(target.params[k], xp, v.shape, ns.float64)
+        assert_close(target.params[k], v)
+    assert loaded["W1"]["t"] == 7 and isinstance(loaded["W1"]["t"], int)
+    assert loaded["b2"]["learning_rate"] == 0.5
+    assert_array(loaded["W2"]["m"], xp, (H, C), ns.float64)
+    assert_close(loaded["W2"]["m"], np.ones((H, C)))
+    meta = read_checkpoint_meta(path)
+    assert meta["epoch"] == 3 and meta["note"] == "hi"
+    assert_close(meta["history"], [0.5, 0.25])
+
+
+@pytest.mark.parametrize("other", ["numpy", "torch", "jax", "array_api_strict"])
+def test_round_trip_across_backends(xp: Any, other: str, tmp_path: Any) -> None:
+    if other not in _compat.installed_backends():
+        pytest.skip(f"{other} not installed")
+    ns, there = base_namespace(xp), _compat.get_namespace(other)
+    source = FullyConnectedNet([3, 2], D, C, xp=ns, dtype="float64", seed=0)
+    save_checkpoint(tmp_path / "a.npz", source)
+    target = FullyConnectedNet([3, 2], D, C, xp=there, dtype="float32", seed=1)
+    assert load_checkpoint(tmp_path / "a.npz", target) == {}
+    for k, v in host(source.params).items():
+        assert target.params[k].dtype == there.float32
+        assert_close(target.params[k], v.astype(np.float32))
+    save_checkpoint(tmp_path / "b.npz", target)
+    back = FullyConnectedNet([3, 2], D, C, xp=ns, dtype="float64", seed=2)
+    load_checkpoint(tmp_path / "b.npz", back)
+    assert_array(back.params["W3"], xp, (2, C), ns.float64)
+    assert_close(back.params["W3"], source.params["W3"], rtol=1e-6)
+
+
+def test_failed_write_leaves_old_file_intact(xp: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    ns = base_namespace(xp)
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, model_on(ns, seed=0))
+    old = path.read_bytes()
+
+    def broken_savez(file: Any, **arrays: Any) -> None:
+        file.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model_on(ns, seed=1))
+    monkeypatch.undo()
+    assert path.read_bytes() == old
+    assert os.listdir(tmp_path) == ["ck.npz"]  # the temporary file is gone
+    target = model_on(ns, seed=2)
+    load_checkpoint(path, target)
+    assert_close(target.params["W1"], model_on(ns, seed=0).params["W1"])
+
+
+def test_wrong_shape_raises_and_leaves_model_unchanged(xp: Any, tmp_path: Any) -> None:
+    ns = base_namespace(xp)
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, model_on(ns, seed=0, hidden=5))
+    target = model_on(ns, seed=1)
+    before = host(target.params)
+    msg = (
+        r"load_checkpoint: parameter W1 has shape \(4, 5\) in .*ck.npz, "
+        r"but \(4, 3\) in the model"
+    )
+    with pytest.raises(ValueError, match=msg):
+        load_checkpoint(path, target)
+    save_checkpoint(path, FullyConnectedNet([H, H], D, C, xp=ns, seed=0))
+    msg = (
+        r"holds parameters \['W1', 'W2', 'W3', .*but the model has"
+    )
+    with pytest.raises(ValueError, match=msg):
+        load_checkpoint(path, target)
+    for k, v in before.items():
+        assert_close(target.params[k], v)
+
+
+def test_pickles_refused(xp: Any, tmp_path: Any) -> None:
+    ns = base_namespace(xp)
+    target = model_on(ns, seed=1)
+    before = host(target.params)
+    path = tmp_path / "evil.npz"
+    arrays = {f"params/{k}": v for k, v in before.items()}
+    np.savez(path, **arrays, **{"meta/payload": np.array([{"run": "code"}], dtype=object)})
+    msg = (
+        "load_checkpoint: .*evil.npz must be an .npz archive of numeric "
+        "arrays; pickled objects are never loaded"
+    )
+    with pytest.raises(ValueError, match=msg):
+        load_checkpoint(path, target)
+    for k, v in before.items():
+        assert_close(target.params[k], v)
+    with pytest.raises(ValueError, match=r"path must be a file name ending in \.npz"):
+        save_checkpoint(tmp_path / "ck.pkl", target)
+    msg = (
+        "save_checkpoint: payload must be a number, string or numeric "
+        "array"
+    )
+    with pytest.raises(TypeError, match=msg):
+        save_checkpoint(tmp_path / "ck.npz", target, payload={"a": 1})
+    assert not (tmp_path / "ck.npz").exists()
