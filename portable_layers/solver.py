@@ -50,11 +50,12 @@ _OPTIONS: dict[str, Any] = {
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
-def _count(name: str, value: Any, *, optional: bool = False) -> int | None:
-    if optional and value is None:
-        return None
+def _optional_count(name: str, value: Any) -> int | None:
+    return None if value is None else _count(name, value, " or None")
+
+
+def _count(name: str, value: Any, none: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        none = " or None" if optional else ""
         raise ValueError(f"Solver: {name} must be a positive integer{none}, got {value!r}")
     return int(value)
 
@@ -164,9 +165,8 @@ class Solver:
         self.batch_size = _count("batch_size", opts["batch_size"])
         self.num_epochs = _count("num_epochs", opts["num_epochs"])
         self.print_every = _count("print_every", opts["print_every"])
-        self.num_train_samples = _count("num_train_samples", opts["num_train_samples"],
-                                        optional=True)
-        self.num_val_samples = _count("num_val_samples", opts["num_val_samples"], optional=True)
+        self.num_train_samples = _optional_count("num_train_samples", opts["num_train_samples"])
+        self.num_val_samples = _optional_count("num_val_samples", opts["num_val_samples"])
         name = opts["checkpoint_name"]
         if name is not None and not isinstance(name, (str, os.PathLike)):
             raise ValueError(f"Solver: checkpoint_name must be a path or None, got {name!r}")
@@ -308,7 +308,7 @@ class Solver:
             "train_acc_history": np.asarray(self.train_acc_history, dtype=np.float64),
             "val_acc_history": np.asarray(self.val_acc_history, dtype=np.float64),
         }
-        path = f"{os.fspath(self.checkpoint_name)}_epoch_{self.epoch}.npz"
+        path = f"{os.fspath(self.checkpoint_name or '')}_epoch_{self.epoch}.npz"
         save_checkpoint(path, self.model, self.optim_configs, **meta)
 
     def train(self) -> None:
