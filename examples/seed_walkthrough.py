@@ -2,7 +2,7 @@
 
 The notebook (tests/data/seed_notebook.txt) checks the affine layer, ReLU and the two
 losses against finite differences.  This script draws the same inputs
-(``np.random.seed(231)``), moves them to the chosen backend, runs portable_layers
+(``np.random.seed(231)``, here as ``RandomState(231)``), moves them to the chosen backend, runs portable_layers
 there and prints what the notebook printed::
 
     python examples/seed_walkthrough.py --backend torch
@@ -47,17 +47,17 @@ def main() -> None:
 
     perceptron = pl.TwoLayerPerceptron(xp=backend)
 
-    np.random.seed(231)
-    x = np.random.randn(10, 2, 3)
+    rs = np.random.RandomState(231)  # the notebook's np.random.seed(231), as a generator
+    x = rs.randn(10, 2, 3)
     print("Inputs of shape: ", x.reshape((x.shape[0], -1)).shape)
     print(x.reshape((x.shape[0], -1)))
-    w = np.random.randn(6, 5)
+    w = rs.randn(6, 5)
     print("Weights of shape: ", w.shape)
     print(w)
-    b = np.random.randn(5)
+    b = rs.randn(5)
     print("Bias of shape: ", b.shape)
     print(b)
-    dout = to(np.random.randn(10, 5))
+    dout = to(rs.randn(10, 5))
 
     scores, (x, w, b) = perceptron.affine_forward(to(x), to(w), to(b))
     print("Scores of shape : ", tuple(scores.shape))
@@ -79,9 +79,9 @@ def main() -> None:
     print("dw error: ", rel_error(dw_num, dw))
     print("db error: ", rel_error(db_num, db))
 
-    np.random.seed(231)
-    x = to(np.random.randn(10, 5))
-    dout = to(np.random.randn(10, 5))
+    rs = np.random.RandomState(231)
+    x = to(rs.randn(10, 5))
+    dout = to(rs.randn(10, 5))
     dx_num = eval_numerical_gradient_array(lambda x: perceptron.relu_forward(x)[0], x, dout)
     print("scores of shape", tuple(x.shape))
     print(show(x))
@@ -92,10 +92,10 @@ def main() -> None:
     print("Testing relu_backward function:")
     print("dx error: ", rel_error(dx_num, dx))
 
-    np.random.seed(231)
+    rs = np.random.RandomState(231)
     num_classes, num_inputs = 10, 50
-    x = to(0.001 * np.random.randn(num_inputs, num_classes))
-    y = to(np.random.randint(num_classes, size=num_inputs))
+    x = to(0.001 * rs.randn(num_inputs, num_classes))
+    y = to(rs.randint(num_classes, size=num_inputs))
     for title, loss_fn in (("svm_loss", perceptron.svm_loss),
                            ("softmax_loss", perceptron.softmax_loss)):
         dx_num = eval_numerical_gradient(lambda x, f=loss_fn: f(x, y)[0], x, verbose=False)
