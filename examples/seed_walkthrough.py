@@ -1,9 +1,9 @@
 """The seed notebook's walkthrough, on any backend.
 
 The notebook (tests/data/seed_notebook.txt) checks the affine layer, ReLU and the two
-losses against finite differences.  This script draws the same inputs
-(``np.random.seed(231)``, here as ``RandomState(231)``), moves them to the chosen backend, runs portable_layers
-there and prints what the notebook printed::
+losses against finite differences.  This script draws the same inputs (the
+notebook's ``np.random.seed(231)``, here as ``RandomState(231)``), moves them to the
+chosen backend, runs portable_layers there and prints what the notebook printed::
 
     python examples/seed_walkthrough.py --backend torch
 
