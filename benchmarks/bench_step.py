@@ -1,0 +1,259 @@
+"""A two-layer training step against hand-written NumPy, PyTorch and JAX autodiff.
+
+TwoLayerPerceptron-shaped problem: N=256, D=3072, H=512, C=10, float32, softmax loss
+(unless said otherwise).  Every comparison is measured in the same run, interleaved,
+and reported as a ratio of medians (this machine is shared and noisy).
+
+a. loss and all gradients on NumPy: portable_layers against the same computation
+   hand-written in plain NumPy doing the same work (no dX for the first layer);
+b. a full training step (forward, backward, adam) on JAX compiled with jax.jit, against
+   PyTorch eager with autograd and torch.optim.Adam on the same net and batch;
+c. the jitted hand-written backward against jax.value_and_grad of the same forward;
+d. the roofline: the NumPy step and the jitted JAX step against the matrix products
+   they must do, timed alone with the same library;
+e. a small batch (N=8, D=64, H=32) on NumPy: the cost of dispatch and checks;
+f. step time as the batch grows from 32 to 4096, on NumPy and JAX.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from harness import interleaved, parser, print_table, summary, write_json
+
+import portable_layers as pl
+from portable_layers import optim
+
+N, D, H, C = 256, 3072, 512, 10
+
+
+def make_data(n: int, d: int, c: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, c, size=n)
+
+
+def numpy_model(d: int, h: int, c: int) -> pl.TwoLayerPerceptron:
+    return pl.TwoLayerPerceptron(d, h, c, weight_scale=1e-2, dtype="float32", seed=0)
+
+
+def handwritten_loss_grads(p: dict[str, np.ndarray], X: np.ndarray,
+                           y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+    """The two-layer loss and gradients in plain NumPy, the way one writes them by hand."""
+    n = X.shape[0]
+    hidden = X @ p["W1"] + p["b1"]
+    relu = np.maximum(hidden, 0)
+    scores = relu @ p["W2"] + p["b2"]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(n), y].mean()
+    dscores = np.exp(log_probs)
+    dscores[np.arange(n), y] -= 1
+    dscores /= n
+    dW2, db2 = relu.T @ dscores, dscores.sum(axis=0)
+    dhidden = (dscores @ p["W2"].T) * (hidden > 0)
+    dW1, db1 = X.T @ dhidden, dhidden.sum(axis=0)
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+
+def bench_a(repeats: int) -> dict[str, Any]:
+    model = numpy_model(D, H, C)
+    X, y = make_data(N, D, C)
+    p = model.params
+    rows = summary(interleaved({
+        "portable (numpy)": lambda: model.loss(X, y),
+        "hand-written numpy": lambda: handwritten_loss_grads(p, X, y),
+    }, repeats), "hand-written numpy")
+    print_table("a. loss + gradients on NumPy (goal <= 1.10)", rows, "hand-written")
+    return rows
+
+
+def jax_step(model: pl.TwoLayerPerceptron) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The jitted training step (loss, hand-written gradients, adam) and adam's state."""
+    import jax
+
+    configs = {k: optim.init_config("adam", w, {"learning_rate": 1e-3})
+               for k, w in model.params.items()}
+
+    def step(params: dict[str, Any], configs: dict[str, Any], X: Any, y: Any) -> Any:
+        loss, grads = model.loss(X, y, params=params)
+        new_params, new_configs = {}, {}
+        for k in params:
+            new_params[k], new_configs[k] = optim.adam(params[k], grads[k], configs[k])
+        return loss, new_params, new_configs
+
+    return jax.jit(step, donate_argnums=(0, 1)), configs
+
+
+def bench_b(repeats: int) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    model = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
+    X, y = make_data(N, D, C)
+    jX, jy = jnp.asarray(X), jnp.asarray(y)
+    step, configs = jax_step(model)
+    state = {"params": model.params, "configs": configs}
+
+    def run_jax() -> None:
+        loss, state["params"], state["configs"] = step(state["params"], state["configs"], jX, jy)
+        jax.block_until_ready(loss)
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.ReLU(), torch.nn.Linear(H, C))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run_torch() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(tX), ty)
+        loss.backward()
+        opt.step()
+
+    rows = summary(interleaved({"portable jitted step (jax)": run_jax,
+                                "torch eager + autograd + Adam": run_torch}, repeats),
+                   "torch eager + autograd + Adam")
+    print_table("b. full training step: JAX jit against PyTorch eager (goal <= 1.0)", rows,
+                "torch")
+    return rows
+
+
+def bench_c(repeats: int) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    model = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
+    X, y = make_data(N, D, C)
+    jX, jy = jnp.asarray(X), jnp.asarray(y)
+    p = model.params
+    hand = jax.jit(lambda p, X, y: model.loss(X, y, params=p))
+
+    def forward_loss(p: dict[str, Any], X: Any, y: Any) -> Any:
+        return pl.softmax_loss(model.loss(X, params=p), y)[0]
+
+    auto = jax.jit(jax.value_and_grad(forward_loss))
+    rows = summary(interleaved({
+        "hand-written backward (jit)": lambda: jax.block_until_ready(hand(p, jX, jy)),
+        "jax.value_and_grad (jit)": lambda: jax.block_until_ready(auto(p, jX, jy)),
+    }, repeats), "jax.value_and_grad (jit)")
+    print_table("c. hand-written backward against autodiff, both jitted (goal <= 1.0)", rows,
+                "value_and_grad")
+    return rows
+
+
+def _products(xp_matmul: Callable[[Any, Any], Any], X: Any, p: dict[str, Any], n: int) -> Any:
+    """The matrix products one step must do (same shapes as the step's)."""
+    hidden = xp_matmul(X, p["W1"])
+    ds = xp_matmul(hidden, p["W2"])
+    dW2 = xp_matmul(hidden.T, ds)
+    dh = xp_matmul(ds, p["W2"].T)
+    dW1 = xp_matmul(X.T, dh)
+    return dW1, dW2
+
+
+def bench_d(repeats: int) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    model = numpy_model(D, H, C)
+    X, y = make_data(N, D, C)
+    p = model.params
+    configs = {k: optim.init_config("adam", w, {"learning_rate": 1e-3}) for k, w in p.items()}
+
+    def numpy_step() -> None:
+        _, grads = model.loss(X, y)
+        for k in p:
+            optim.adam(p[k], grads[k], configs[k])
+
+    rows_np = summary(interleaved({
+        "portable step (numpy)": numpy_step,
+        "its matrix products (numpy)": lambda: _products(np.matmul, X, p, N),
+    }, repeats), "its matrix products (numpy)")
+    print_table("d. roofline, NumPy eager step (goal <= 1.3)", rows_np, "products")
+
+    jmodel = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
+    jX, jy = jnp.asarray(X), jnp.asarray(y)
+    step, jconfigs = jax_step(jmodel)
+    state = {"params": jmodel.params, "configs": jconfigs}
+
+    def run_jax() -> None:
+        loss, state["params"], state["configs"] = step(state["params"], state["configs"], jX, jy)
+        jax.block_until_ready(loss)
+
+    products = jax.jit(lambda X, p: _products(jnp.matmul, X, p, N))
+    rows_jax = summary(interleaved({
+        "portable jitted step (jax)": run_jax,
+        "its matrix products (jax jit)": lambda: jax.block_until_ready(
+            products(jX, state["params"])),
+    }, repeats), "its matrix products (jax jit)")
+    print_table("d. roofline, JAX jitted step (goal <= 1.15)", rows_jax, "products")
+    return {"numpy": rows_np, "jax": rows_jax}
+
+
+def bench_e(repeats: int) -> dict[str, Any]:
+    model = numpy_model(64, 32, C)
+    X, y = make_data(8, 64, C)
+    p = model.params
+
+    def many(fn: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(200):
+                fn()
+        return run
+
+    rows = summary(interleaved({
+        "portable (numpy)": many(lambda: model.loss(X, y)),
+        "hand-written numpy": many(lambda: handwritten_loss_grads(p, X, y)),
+    }, repeats), "hand-written numpy")
+    print_table("e. small batch N=8, D=64, H=32 on NumPy, 200 calls (goal <= 1.5)", rows,
+                "hand-written")
+    return rows
+
+
+def bench_f(repeats: int) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    result: dict[str, Any] = {}
+    sizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+    model = numpy_model(D, H, C)
+    jmodel = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
+    jloss = jax.jit(lambda p, X, y: jmodel.loss(X, y, params=p))
+    print("\nf. step time (loss + gradients) against batch size; per-sample time relative to N=256")
+    for name in ("numpy", "jax"):
+        per_sample = {}
+        for n in sizes:
+            X, y = make_data(n, D, C, seed=n)
+            if name == "numpy":
+                def fn(X: Any = X, y: Any = y) -> Any:
+                    return model.loss(X, y)
+            else:
+                jX, jy = jnp.asarray(X), jnp.asarray(y)
+
+                def fn(jX: Any = jX, jy: Any = jy) -> Any:
+                    return jax.block_until_ready(jloss(jmodel.params, jX, jy))
+            times = interleaved({"step": fn}, max(3, repeats // 2))["step"]
+            per_sample[n] = statistics.median(times) / n
+        base = per_sample[256]
+        result[name] = {n: {"median_s": per_sample[n] * n, "per_sample_vs_256": t / base}
+                        for n, t in per_sample.items()}
+        cells = "  ".join(f"{n}:{per_sample[n] / base:.2f}" for n in sizes)
+        print(f"  {name:5s} {cells}")
+    return result
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--only", default="abcdef", help="which parts to run, e.g. 'ab'")
+    args = p.parse_args()
+    parts = {"a": bench_a, "b": bench_b, "c": bench_c, "d": bench_d, "e": bench_e, "f": bench_f}
+    doc = {k: parts[k](args.repeats) for k in args.only}
+    write_json(args.out, doc)
+
+
+if __name__ == "__main__":
+    main()
