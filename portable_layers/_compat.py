@@ -64,11 +64,27 @@ _BACKEND_MODULES = {
 }
 
 
+# Namespaces by the types of the arrays: the lookup runs at every layer call, and
+# array_api_compat's own costs microseconds that a small batch notices.
+_NAMESPACES: dict[tuple[type, ...], Namespace] = {}
+
+
 def array_namespace(func: str, **arrays: Array) -> Namespace:
     """Namespace shared by keyword-named ``arrays``; errors name ``func`` and the argument.
 
     Raises TypeError for something that is not an array, or for arrays of two libraries.
     """
+    key = tuple(map(type, arrays.values()))
+    cached = _NAMESPACES.get(key)
+    if cached is not None:
+        return cached
+    xp = _array_namespace(func, arrays)
+    if len(_NAMESPACES) < 1024:
+        _NAMESPACES[key] = xp
+    return xp
+
+
+def _array_namespace(func: str, arrays: dict[str, Array]) -> Namespace:
     for name, value in arrays.items():
         if not is_array_api_obj(value):
             msg = (
@@ -87,6 +103,30 @@ def array_namespace(func: str, **arrays: Array) -> Namespace:
 def _library(x: Array) -> str:
     module = type(x).__module__.split(".")[0]
     return {"jaxlib": "jax"}.get(module, module)
+
+
+_FLOATING: dict[tuple[int, Any], bool] = {}
+
+
+def is_floating(xp: Namespace, dtype: Any) -> bool:
+    """``xp.isdtype(dtype, "real floating")``, remembered per namespace and dtype."""
+    key = (id(xp), dtype)
+    known = _FLOATING.get(key)
+    if known is None:
+        known = _FLOATING[key] = bool(xp.isdtype(dtype, "real floating"))
+    return known
+
+
+_INTEGRAL: dict[tuple[int, Any], bool] = {}
+
+
+def is_integral(xp: Namespace, dtype: Any) -> bool:
+    """``xp.isdtype(dtype, "integral")``, remembered per namespace and dtype."""
+    key = (id(xp), dtype)
+    known = _INTEGRAL.get(key)
+    if known is None:
+        known = _INTEGRAL[key] = bool(xp.isdtype(dtype, "integral"))
+    return known
 
 
 def backend_name(xp: Namespace) -> str:
@@ -281,3 +321,127 @@ def bernoulli(
     rng = np.random.default_rng(None if seed is None else int(seed))
     return from_numpy(rng.random(shape) < p, xp, device=device)
 
+
+
+# ---------------------------------------------------------------------------
+# Dask and JAX device meshes: the library-specific half of portable_layers.distributed
+# (added for scaling past one machine; dask and jax are imported only when called)
+# ---------------------------------------------------------------------------
+
+
+def is_dask_array(x: Any) -> bool:
+    """Whether ``x`` is a Dask array (without importing Dask)."""
+    return type(x).__module__.startswith("dask") and hasattr(x, "chunks")
+
+
+def dask_row_blocks(func: str, X: Array, y: Array) -> list[tuple[Any, Any]]:
+    """``X`` and ``y`` as a list of ``(X_block, y_block)`` delayed pairs along axis 0.
+
+    ``X`` keeps its row chunks and gets one chunk along every other axis (a sample
+    is never split); ``y`` is rechunked to the same rows.  Nothing is computed: each
+    pair is a ``dask.delayed`` object whose task graph produces just that block.
+    """
+    import dask.array as da
+
+    X = da.asarray(X)
+    y = da.asarray(y)
+    if y.shape[0] != X.shape[0]:
+        msg = f"{func}: y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}"
+        raise ValueError(msg)
+    rows = X.chunks[0]
+    X = X.rechunk((rows, *(-1 for _ in X.shape[1:])))
+    y = y.rechunk((rows,))
+    xs = X.to_delayed().reshape(-1)
+    ys = y.to_delayed().reshape(-1)
+    return list(zip(xs, ys, strict=True))
+
+
+def dask_delayed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``dask.delayed(fn, pure=True)(*args, **kwargs)``."""
+    import dask
+
+    return dask.delayed(fn, pure=True)(*args, **kwargs)
+
+
+def dask_constant(value: Any) -> Any:
+    """``value`` as one shared key of a Dask graph (sent to each worker once)."""
+    import dask
+
+    return dask.delayed(value, pure=True)
+
+
+def dask_compute(obj: Any) -> Any:
+    """``dask.compute(obj)[0]``: on the current ``distributed.Client`` if there is one."""
+    import dask
+
+    return dask.compute(obj)[0]
+
+
+def dask_take_rows(X: Array, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (host integers, in that order) of the Dask array ``X``, computed.
+
+    Only the chunks holding those rows are read.
+    """
+    order = np.argsort(idx, kind="stable")
+    rows = np.asarray(X[np.asarray(idx)[order]].compute())
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    return rows[inverse]
+
+
+def jax_mesh(func: str, devices: Any = None, axis_name: str = "batch") -> Any:
+    """A 1-D ``jax.sharding.Mesh`` over ``devices``.
+
+    ``devices`` is None (every device of the default backend), an int k (its first
+    k devices), a sequence of JAX devices, or a 1-D mesh (returned as it is).
+    """
+    jax = import_jax(f"{func}: a device mesh")
+    from jax.sharding import Mesh
+
+    if isinstance(devices, Mesh):
+        if len(devices.axis_names) != 1:
+            msg = f"{func}: mesh must have one axis, got axes {devices.axis_names}"
+            raise ValueError(msg)
+        return devices
+    available = jax.devices()
+    if devices is None:
+        chosen = available
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            msg = (f"{func}: devices must be between 1 and the {len(available)} devices "
+                   f"available, got {devices}")
+            raise ValueError(msg)
+        chosen = available[: int(devices)]
+    else:
+        chosen = list(devices)
+        if not chosen:
+            raise ValueError(f"{func}: devices must not be empty")
+    return Mesh(np.array(chosen), (axis_name,))
+
+
+def jax_shard_rows(func: str, x: Array, mesh: Any) -> Array:
+    """``x`` split along axis 0 over the (1-D) mesh; its length must divide evenly."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    size = mesh.devices.size
+    if x.shape[0] % size:
+        msg = (f"{func}: the batch of {x.shape[0]} rows must divide evenly over the "
+               f"{size} devices of the mesh")
+        raise ValueError(msg)
+    spec = PartitionSpec(mesh.axis_names[0], *([None] * (x.ndim - 1)))
+    return jax.device_put(x, NamedSharding(mesh, spec))
+
+
+def jax_replicated(mesh: Any) -> Any:
+    """The sharding that puts a full copy of an array on every device of ``mesh``."""
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def jax_replicate(tree: Any, mesh: Any) -> Any:
+    """Every array of the pytree ``tree`` copied onto each device of ``mesh``."""
+    import jax
+
+    return jax.device_put(tree, jax_replicated(mesh))

@@ -70,7 +70,7 @@ def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
     check.ndim(func, "w", w, 2)
     check.shape(func, "w", w, (d, w.shape[1]), hint=f"(D, M) with D = {d} features of x")
     check.shape(func, "b", b, (w.shape[1],), hint=f"(M,) = ({w.shape[1]},) to match w")
-    x2d = xp.reshape(x, (n, d))
+    x2d = x if x.ndim == 2 else xp.reshape(x, (n, d))
     out = x2d @ w + b
     return out, AffineCache(x2d, w, b, x.shape)
 
@@ -109,9 +109,10 @@ def affine_backward(dout: Array, cache: tuple[Array, Array, Array]) -> tuple[Arr
     xp = array_namespace(func, dout=dout, x=x, w=w)
     x_shape = getattr(cache, "x_shape", tuple(x.shape))
     n = x.shape[0]
-    x2d = xp.reshape(x, (n, math.prod(x.shape[1:])))
+    x2d = x if x.ndim == 2 else xp.reshape(x, (n, math.prod(x.shape[1:])))
     check.dout_like(func, dout, (n, w.shape[1]))
-    dx = xp.reshape(dout @ w.T, x_shape)
+    dx = dout @ w.T
+    dx = dx if tuple(dx.shape) == tuple(x_shape) else xp.reshape(dx, x_shape)
     dw = x2d.T @ dout
     db = xp.sum(dout, axis=0)
     return dx, dw, db

@@ -20,22 +20,28 @@ from .._compat import array_namespace, device
 Array = Any
 
 
-def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array]:
-    """Namespace, boolean one-hot mask (N, C) and the labels-valid flag."""
+def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
+    """Namespace, boolean one-hot mask (N, C) and the labels-valid flag.
+
+    The flag is None when the labels were checked here already (concrete values);
+    for traced or lazy labels it is a 0-d boolean array folded into the loss.
+    """
     xp = array_namespace(func, x=x, y=y)
     check.floating(func, "x", x, xp)
     check.ndim(func, "x", x, 2)
     n, c = x.shape
     check.nonempty(func, "x", x)
-    check.labels(func, y, n, c, xp)
+    checked = check.labels(func, y, n, c, xp)
     classes = xp.arange(c, dtype=y.dtype, device=device(y))
     onehot = xp.expand_dims(y, axis=1) == classes
-    valid = xp.all((y >= 0) & (y < c))
+    valid = None if checked else xp.all((y >= 0) & (y < c))
     return xp, onehot, valid
 
 
-def _nan_unless(xp: Any, valid: Array, loss: Array) -> Array:
-    """``loss`` where every label was valid, NaN otherwise (matters under jax.jit only)."""
+def _nan_unless(xp: Any, valid: Array | None, loss: Array) -> Array:
+    """``loss`` where every label was valid, NaN otherwise (traced or lazy labels only)."""
+    if valid is None:
+        return loss
     return xp.where(valid, loss, xp.asarray(xp.nan, dtype=loss.dtype, device=device(loss)))
 
 
