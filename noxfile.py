@@ -24,6 +24,7 @@ nox.options.sessions = [
     "tests-array_api_strict",
     "tests-torch",
     "tests-nojax",
+    "tests-dask",
     "lint",
     "typecheck",
 ]
@@ -90,6 +91,16 @@ def tests_nojax(session: nox.Session) -> None:
     _run_tests(session, "numpy,numpy_readonly,array_api_strict", None)
     session.run("python", "-m", "portable_layers", "check", "--backend", "numpy",
                 "--backend", "array_api_strict")
+
+
+@nox.session(name="tests-dask")
+def tests_dask(session: nox.Session) -> None:
+    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and JAX
+    data parallelism over 4 host devices (in a subprocess)."""
+    session.install(".[test,jax,dask]")
+    env = {"PORTABLE_LAYERS_BACKENDS": "numpy,jax"}
+    session.run("python", "-m", "pytest", "tests/test_dask.py", "tests/test_multidevice.py",
+                *session.posargs, env=env)
 
 
 @nox.session

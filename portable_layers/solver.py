@@ -16,6 +16,22 @@ the default integer dtype.
 
 Minibatch indices come from a seeded host ``numpy.random.Generator`` (drawn with
 replacement, as CS231n does) and select rows with ``xp.take``.
+
+Data larger than memory: ``X_train`` (and the other arrays) may be Dask arrays while
+the model lives on another backend.  They stay lazy; each minibatch computes just
+its rows (``X[idx]``, reading only the chunks that hold them) and converts them to
+the model's backend, and accuracy checks compute one chunk of rows at a time.  The
+only eager pass is over the labels: their range is checked once, at construction,
+by computing ``min(y)`` and ``max(y)`` (never ``X``).  Each minibatch reads every
+chunk it touches, so keep chunks modest (say 1-10k rows) or ``persist()`` the data
+on a cluster when chunks are expensive to produce.
+
+Data parallelism on JAX: with ``mesh=`` (a 1-D ``jax.sharding.Mesh``, a device
+count or a list of devices) each minibatch is split along its rows over the mesh
+and the parameters and optimiser state are replicated on every device.  The jitted
+step is the same function; ``jax.jit`` partitions it from those shardings and
+all-reduces the gradients, so the results equal a single device's up to the order
+of floating-point sums.
 """
 
 from __future__ import annotations
@@ -46,6 +62,7 @@ _OPTIONS: dict[str, Any] = {
     "print_every": 10,
     "verbose": True,
     "seed": None,
+    "mesh": None,
 }
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -71,7 +88,8 @@ class Solver:
         ``input_dim`` and ``num_classes`` get their data checked against them.
     data : dict
         ``X_train, y_train, X_val, y_val``: arrays of any backend (or NumPy); they
-        are moved to the model's backend, features cast to its dtype.
+        are moved to the model's backend, features cast to its dtype.  Dask arrays
+        stay lazy and are streamed instead (see the module docstring).
     update_rule : str or callable
         A name in :data:`portable_layers.optim.UPDATE_RULES` (default ``"sgd"``) or
         a function ``(w, dw, config) -> (next_w, config)``.
@@ -93,6 +111,10 @@ class Solver:
         Show a tqdm progress bar and the accuracies per epoch (default True).
     seed : int, optional
         Seeds the host generator that draws minibatches and accuracy subsamples.
+    mesh : jax.sharding.Mesh, int or sequence of JAX devices, optional
+        JAX models only: train data-parallel over these devices (a 1-D mesh, the
+        first k devices, or the devices themselves); ``batch_size`` must divide
+        evenly over them.  See :func:`portable_layers.distributed.data_parallel_mesh`.
 
     Attributes
     ----------
@@ -173,6 +195,17 @@ class Solver:
         self.checkpoint_name = name
         self.verbose = bool(opts["verbose"])
         self._rng = np.random.default_rng(opts["seed"])
+        self.mesh = None
+        if opts["mesh"] is not None:
+            if not _compat.is_jax_namespace(self._xp):
+                name = _compat.backend_name(self._xp)
+                raise ValueError(f"Solver: mesh needs a model on JAX, got one on {name}")
+            self.mesh = _compat.jax_mesh("Solver", opts["mesh"])
+            size = self.mesh.devices.size
+            if self.batch_size % size:
+                msg = (f"Solver: batch_size must divide evenly over the {size} devices of "
+                       f"mesh, got {self.batch_size}")
+                raise ValueError(msg)
 
     def _set_data(self, data: dict[str, Any]) -> None:
         if not isinstance(data, dict):
@@ -191,7 +224,11 @@ class Solver:
         if X.ndim < 2 or X.shape[0] == 0:
             shape = tuple(X.shape)
             raise ValueError(f"Solver: {xs} must have shape (N, d1, ...) with N > 0, got {shape}")
-        if not self._xp.isdtype(y.dtype, "integral") or tuple(y.shape) != (X.shape[0],):
+        if _compat.is_dask_array(y):
+            integral = np.issubdtype(y.dtype, np.integer)
+        else:
+            integral = self._xp.isdtype(y.dtype, "integral")
+        if not integral or tuple(y.shape) != (X.shape[0],):
             msg = (f"Solver: {ys} must be integer labels of shape ({X.shape[0]},), "
                    f"got {y.dtype} of shape {tuple(y.shape)}")
             raise ValueError(msg)
@@ -201,17 +238,25 @@ class Solver:
             msg = (f"Solver: {xs} must have {dim} features per sample for the model, "
                    f"got shape {tuple(X.shape)}")
             raise ValueError(msg)
-        labels = _compat.to_numpy(y)
         classes = getattr(self.model, "num_classes", None)
-        if classes is not None and (labels.min() < 0 or labels.max() >= classes):
+        if classes is None:
+            return X, y
+        if _compat.is_dask_array(y):  # one pass over the labels only, never over X
+            low, high = _compat.dask_compute((y.min(), y.max()))
+        else:
+            labels = _compat.to_numpy(y)
+            low, high = labels.min(), labels.max()
+        if low < 0 or high >= classes:
             msg = (f"Solver: {ys} must hold labels in [0, {classes}) for the model, "
-                   f"got values from {labels.min()} to {labels.max()}")
+                   f"got values from {low} to {high}")
             raise ValueError(msg)
         return X, y
 
     def _move(self, a: Any, dtype: Any) -> Array:
         """``a`` as an array of the model's namespace, cast to ``dtype`` if given."""
         xp = self._xp
+        if _compat.is_dask_array(a) and not _compat.is_dask_namespace(xp):
+            return a  # streamed: rows are computed and moved batch by batch (_rows)
         if _compat.is_array_api_obj(a) and _compat.array_namespace("Solver", a=a) is xp:
             return a if dtype is None or a.dtype == dtype else xp.astype(a, dtype)
         host = _compat.to_numpy(a) if _compat.is_array_api_obj(a) else a
@@ -226,7 +271,20 @@ class Solver:
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
         self.optim_configs = {k: self._init_config(w) for k, w in self.model.params.items()}
-        self._step = _compat.jit(self._make_step(), self._xp)
+        if self.mesh is None:
+            self._step = _compat.jit(self._make_step(), self._xp)
+            return
+        # data parallel: params and optimiser state on every device, outputs kept so
+        mesh = self.mesh
+        self.model.params = _compat.jax_replicate(dict(self.model.params), mesh)
+        self.best_params = dict(self.model.params)
+        self.optim_configs = {
+            k: {n: _compat.jax_replicate(v, mesh) if _compat.is_array_api_obj(v) else v
+                for n, v in c.items()}
+            for k, c in self.optim_configs.items()
+        }
+        self._step = _compat.jit(self._make_step(), self._xp,
+                                 out_shardings=_compat.jax_replicated(mesh))
 
     def _init_config(self, w: Array) -> dict[str, Any]:
         if self._rule_name is None:
@@ -259,9 +317,27 @@ class Solver:
 
     def _batch(self) -> tuple[Array, Array]:
         n = self.X_train.shape[0]
-        idx = _compat.from_numpy(self._rng.integers(0, n, size=self.batch_size), self._xp,
-                                 device=_compat.device(self.X_train))
-        return _take(self._xp, self.X_train, idx), _take(self._xp, self.y_train, idx)
+        host_idx = self._rng.integers(0, n, size=self.batch_size)
+        X, y = self._rows(self.X_train, host_idx), self._rows(self.y_train, host_idx)
+        if self.mesh is not None:
+            X, y = (_compat.jax_shard_rows("Solver", a, self.mesh) for a in (X, y))
+        return X, y
+
+    def _rows(self, a: Array, rows: np.ndarray | slice) -> Array:
+        """Rows of ``a`` (host indices or a slice) as an array of the model's backend.
+
+        A streamed Dask array computes just those rows; the features are cast to the
+        model's dtype.
+        """
+        if _compat.is_dask_array(a):
+            host = (_compat.dask_take_rows(a, rows) if isinstance(rows, np.ndarray)
+                    else np.asarray(a[rows].compute()))
+            floating = np.issubdtype(host.dtype, np.floating)
+            return _compat.from_numpy(host, self._xp, dtype=self._dtype if floating else None)
+        if isinstance(rows, slice):
+            return a[rows, ...]
+        idx = _compat.from_numpy(rows, self._xp, device=_compat.device(a))
+        return _take(self._xp, a, idx)
 
     def _train_step(self, it: int, total: int) -> float:
         """One minibatch update; raises on a non-finite loss before touching the model."""
@@ -359,16 +435,28 @@ class Solver:
         X, y = self._as_backend(("X", "y"), X, y)
         n = X.shape[0]
         if num_samples is not None and _count("num_samples", num_samples) < n:
-            idx = _compat.from_numpy(self._rng.choice(n, num_samples, replace=False), self._xp,
-                                     device=_compat.device(X))
-            X, y, n = _take(self._xp, X, idx), _take(self._xp, y, idx), num_samples
-        xp, correct = self._xp, 0.0
+            idx = self._rng.choice(n, num_samples, replace=False)
+            X, y, n = self._rows(X, idx), self._rows(y, idx), num_samples
+        if _compat.is_dask_array(X):  # streamed: one chunk of rows in memory at a time
+            correct, start = 0.0, 0
+            for size in X.chunks[0]:
+                rows = slice(start, start + size)
+                correct += self._count_correct(self._rows(X, rows), self._rows(y, rows),
+                                               batch_size)
+                start += size
+            return correct / n
+        return self._count_correct(X, y, batch_size) / n
+
+    def _count_correct(self, X: Array, y: Array, batch_size: int) -> float:
+        xp, correct, n = self._xp, 0.0, X.shape[0]
+        if self.mesh is not None:  # on the params' devices (they are replicated there)
+            X, y = _compat.jax_replicate((X, y), self.mesh)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)  # out-of-bounds stops are unspecified
             scores = self.model.loss(X[start:stop, ...])
             hits = xp.argmax(scores, axis=1) == y[start:stop]
             correct += float(xp.sum(xp.astype(hits, self._dtype)))
-        return correct / n
+        return correct
 
 
 def _take(xp: Any, x: Array, idx: Array) -> Array:

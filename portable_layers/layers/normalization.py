@@ -378,8 +378,11 @@ def spatial_groupnorm_forward(
         raise ValueError(f"{func}: G must be a positive integer dividing C = {c}, got {G!r}")
     groups = int(G)
     eps = _number(func, "gn_param", _params(func, "gn_param", gn_param), "eps", 1e-5, 0.0)
-    n = x.shape[0]
-    xhat, _, _, inv_std = _standardize(xp, xp.reshape(x, (n, groups, -1)), 2, eps)
+    n, _, h, w = x.shape
+    # (N, G, C/G, H, W) rather than (N, G, C/G*H*W): a reshape that only splits C (and
+    # later only merges G, C/G) is one Dask supports on batch-chunked arrays
+    grouped = xp.reshape(x, (n, groups, int(x.shape[1]) // groups, h, w))
+    xhat, _, _, inv_std = _standardize(xp, grouped, (2, 3, 4), eps)
     out = gamma * xp.reshape(xhat, x.shape) + beta
     return out, (xhat, gamma, inv_std, tuple(x.shape))
 
@@ -406,5 +409,5 @@ def spatial_groupnorm_backward(dout: Array, cache: NormCache) -> tuple[Array, Ar
     dgamma = xp.sum(dout * xhat4, axis=(0, 2, 3), keepdims=True)
     dbeta = xp.sum(dout, axis=(0, 2, 3), keepdims=True)
     dxhat = xp.reshape(dout * gamma, xhat.shape)
-    dx = _standardize_backward(xp, dxhat, xhat, inv_std, 2)
+    dx = _standardize_backward(xp, dxhat, xhat, inv_std, (2, 3, 4))
     return xp.reshape(dx, shape), dgamma, dbeta

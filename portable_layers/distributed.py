@@ -1,0 +1,251 @@
+"""Scaling past one machine: full-batch gradients over Dask arrays, data parallelism on JAX.
+
+Two tools, both optional (nothing here imports Dask or JAX until it is asked to):
+
+* :func:`full_batch_loss_and_grads` -- the loss and gradients of a model over a whole
+  dataset held as a Dask array chunked along the batch, without ever materialising
+  the data: each block of rows is computed (or generated) by the scheduler, goes
+  through ``model.loss`` as an in-memory array of the model's backend, and leaves
+  only its unnormalised sums (``n_block * loss_block`` and ``n_block * grads_block``);
+  a tree reduction adds those up and divides by N.  Since the L2 term is the same in
+  every block and the block sizes add up to N, the weighted mean of the blocks'
+  losses *is* the full-batch loss, regularisation included.  The same call runs on
+  the threaded scheduler or, when a ``dask.distributed.Client`` is active, on a
+  cluster (``Client("tcp://scheduler:8786")``).
+* :func:`data_parallel_mesh`, :func:`shard_batch` and :func:`replicate`: a 1-D JAX
+  device mesh, a batch split over it and parameters copied onto every device.  The
+  jitted training step is unchanged; ``jax.jit`` partitions it from the inputs'
+  shardings and inserts the cross-device sums of the gradients itself.
+  :class:`~portable_layers.solver.Solver` takes ``mesh=`` to do this for training.
+
+Laziness of the layers on Dask: every layer in :data:`portable_layers.cases.CASES`
+builds a lazy graph on Dask arrays chunked along axis 0 and computes nothing.  The
+one value-dependent check, the label range of the losses, is not run on lazy labels
+(it would force a compute); the losses fold it into the graph instead, as under
+``jax.jit``: the loss computes to NaN when a label is outside [0, C).  Inside
+:func:`full_batch_loss_and_grads` each block is concrete, so there a bad label
+raises the losses' ValueError when the graph runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _compat
+
+__all__ = [
+    "data_parallel_mesh",
+    "full_batch_loss_and_grads",
+    "replicate",
+    "shard_batch",
+]
+
+Array = Any
+
+
+def _host_params(model: Any, params: dict[str, Array] | None) -> dict[str, np.ndarray]:
+    p = model.params if params is None else params
+    if not isinstance(p, dict) or not p:
+        msg = ("full_batch_loss_and_grads: model must have a non-empty params dict "
+               f"(or pass params=), got {type(p).__name__}")
+        raise TypeError(msg)
+    return {k: _compat.to_numpy(v) for k, v in p.items()}
+
+
+def _block_sums(model: Any, backend: str, params: dict[str, np.ndarray], X: np.ndarray,
+                y: np.ndarray) -> dict[str, np.ndarray]:
+    """``n * loss`` and ``n * grads`` of one block of rows, as float64 host arrays."""
+    xp = _compat.get_namespace(backend)
+    dtype = params[next(iter(params))].dtype
+    with _compat.float64_context(xp) if dtype == np.float64 else contextlib.nullcontext():
+        # the block belongs to this task alone: no defensive copies (a block may be large)
+        p = {k: xp.asarray(v) for k, v in params.items()}
+        Xb, yb = xp.asarray(np.asarray(X, dtype=dtype)), xp.asarray(np.asarray(y))
+        loss, grads = model.loss(Xb, yb, params=p)
+        n = float(X.shape[0])
+        sums = {k: n * _compat.to_numpy(g).astype(np.float64) for k, g in grads.items()}
+        sums[""] = np.asarray(n * float(loss))  # "" cannot clash with a parameter name
+    return sums
+
+
+def _add(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Key-wise sum of a few dicts of host arrays (one node of the reduction tree)."""
+    total = dict(parts[0])
+    for part in parts[1:]:
+        total = {k: total[k] + part[k] for k in total}
+    return total
+
+
+def _tree_sum(parts: list[Any], split_every: int) -> Any:
+    """Sum delayed dicts by a tree of fan-in ``split_every`` (bounded memory, parallel)."""
+    while len(parts) > 1:
+        parts = [_compat.dask_delayed(_add, parts[i:i + split_every])
+                 for i in range(0, len(parts), split_every)]
+    return parts[0]
+
+
+def _finish(total: dict[str, np.ndarray], n: int, model_params: dict[str, Array],
+            xp: Any) -> tuple[Array, dict[str, Array]]:
+    """Divide the sums by N and return them in the model's namespace and dtype."""
+    first = next(iter(model_params.values()))
+    dev = _compat.device(first)
+    loss = xp.asarray(total[""] / n, dtype=first.dtype, device=dev)
+    grads = {k: _compat.from_numpy(total[k] / n, xp, dtype=v.dtype, device=dev)
+             for k, v in model_params.items()}
+    return loss, grads
+
+
+def full_batch_loss_and_grads(
+    model: Any,
+    X: Array,
+    y: Array,
+    *,
+    params: dict[str, Array] | None = None,
+    split_every: int = 8,
+    compute: bool = True,
+) -> Any:
+    """Loss and gradients of ``model`` over the whole dataset ``(X, y)``, block by block.
+
+    With Dask arrays, each block of rows of ``X`` (its chunks along axis 0) is
+    computed on its own, run through ``model.loss`` on the model's backend, and
+    reduced to ``n_b * loss_b`` and ``n_b * grads_b``; a tree of sums adds the blocks
+    and the totals are divided by N.  At most a few blocks are in memory at once, so
+    ``X`` may be far larger than memory (e.g. generated lazily per chunk).  The sums
+    are accumulated in float64 whatever the model's dtype.  With in-memory arrays it
+    is ``model.loss(X, y)`` (data moved to the model's backend).
+
+    Parameters
+    ----------
+    model : object
+        CS231n's model interface: ``params`` (dict of arrays) and
+        ``loss(X, y, *, params=None) -> (loss, grads)`` averaging over the batch
+        (e.g. :class:`~portable_layers.models.TwoLayerPerceptron`).
+    X : array of shape (N, d1, ..., dk)
+        Features: a Dask array chunked along axis 0 (other axes are merged into
+        one chunk), or an in-memory array of any backend.
+    y : integer array of shape (N,)
+        Labels (Dask or in-memory); rechunked to ``X``'s rows.
+    params : dict, optional
+        Parameters to use instead of ``model.params``.
+    split_every : int
+        Fan-in of the reduction tree (default 8).
+    compute : bool
+        With Dask inputs, False returns a ``dask.delayed`` object that computes to
+        ``(loss, grads)`` instead of computing now.
+
+    Returns
+    -------
+    loss : 0-d array of the model's namespace and dtype
+        Mean loss over the N samples, plus the model's regularisation term.
+    grads : dict
+        Gradients keyed like ``params``, in the model's namespace and dtype.
+
+    Raises
+    ------
+    TypeError
+        If the model has no params dict.
+    ValueError
+        If ``y`` does not have N entries or ``split_every`` is below 2; when the
+        graph runs, the model's own errors (e.g. a label outside [0, C)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_layers import TwoLayerPerceptron
+    >>> model = TwoLayerPerceptron(4, 5, 3, weight_scale=0.1, seed=0)
+    >>> X, y = np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    >>> loss, grads = full_batch_loss_and_grads(model, X, y)
+    >>> round(float(loss), 6) == round(float(model.loss(X, y)[0]), 6), grads["W1"].shape
+    (True, (4, 5))
+
+    On a Dask array (here 3 blocks of 2 rows), the same numbers::
+
+        import dask.array as da
+        loss, grads = full_batch_loss_and_grads(model, da.from_array(X, chunks=2),
+                                                da.from_array(y, chunks=2))
+    """
+    func = "full_batch_loss_and_grads"
+    if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
+        raise ValueError(f"{func}: split_every must be an integer >= 2, got {split_every!r}")
+    model_params = model.params if params is None else params
+    host = _host_params(model, params)
+    xp = _compat.array_namespace(func, **{k: v for k, v in model_params.items()})
+    if not (_compat.is_dask_array(X) or _compat.is_dask_array(y)):
+        if X.shape[0] != y.shape[0]:
+            msg = f"{func}: y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}"
+            raise ValueError(msg)
+        total = _block_sums(model, _backend(xp), host, _compat.to_numpy(X), _compat.to_numpy(y))
+        return _finish(total, int(X.shape[0]), model_params, xp)
+    n = int(X.shape[0])
+    blocks = _compat.dask_row_blocks(func, X, y)
+    # the model and its params become one key each, shipped to a worker once
+    shared_model, shared = _compat.dask_constant(model), _compat.dask_constant(host)
+    backend = _backend(xp)
+    parts = [_compat.dask_delayed(_block_sums, shared_model, backend, shared, Xb, yb)
+             for Xb, yb in blocks]
+    total = _tree_sum(parts, split_every)
+    if not compute:
+        return _compat.dask_delayed(_finish, total, n, model_params, xp)
+    return _finish(_compat.dask_compute(total), n, model_params, xp)
+
+
+def _backend(xp: Any) -> str:
+    """The backend each block runs on: the model's, except NumPy for a Dask model."""
+    name = _compat.backend_name(xp)
+    return "numpy" if name == "dask" else name
+
+
+# ---------------------------------------------------------------------------
+# JAX data parallelism
+# ---------------------------------------------------------------------------
+
+
+def data_parallel_mesh(devices: Any = None, axis_name: str = "batch") -> Any:
+    """A 1-D JAX device mesh for data parallelism.
+
+    Parameters
+    ----------
+    devices : None, int, sequence of devices or Mesh
+        None for every device of JAX's default backend, k for the first k of them,
+        or the devices themselves.  A 1-D ``jax.sharding.Mesh`` is returned as is.
+    axis_name : str
+        The mesh axis the batch is split along.
+
+    Returns
+    -------
+    jax.sharding.Mesh
+
+    Raises
+    ------
+    ImportError
+        If JAX is not installed.
+    ValueError
+        For a count outside [1, number of devices] or a mesh with several axes.
+
+    Examples
+    --------
+    On CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (set before JAX is
+    imported) gives four host devices::
+
+        mesh = data_parallel_mesh(4)
+        X, y = shard_batch(mesh, X, y)
+        params = replicate(mesh, model.params)
+    """
+    return _compat.jax_mesh("data_parallel_mesh", devices, axis_name)
+
+
+def shard_batch(mesh: Any, *arrays: Array) -> tuple[Array, ...]:
+    """JAX arrays split along axis 0 over the mesh (the batch size must divide evenly).
+
+    Returns a tuple with one sharded array per argument.
+    """
+    return tuple(_compat.jax_shard_rows("shard_batch", a, mesh) for a in arrays)
+
+
+def replicate(mesh: Any, tree: Any) -> Any:
+    """Every array of ``tree`` (e.g. a params dict) copied onto each device of the mesh."""
+    return _compat.jax_replicate(tree, mesh)
