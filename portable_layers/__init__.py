@@ -46,7 +46,7 @@ from .layers import (
     tanh_backward,
     tanh_forward,
 )
-from .models import FullyConnectedNet, TwoLayerPerceptron
+from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 from .solver import Solver
 
 __version__ = "0.1.0"
@@ -54,6 +54,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FullyConnectedNet",
     "Solver",
+    "ThreeLayerConvNet",
     "TwoLayerPerceptron",
     "__version__",
     "affine_backward",

@@ -445,3 +445,32 @@ def jax_replicate(tree: Any, mesh: Any) -> Any:
     import jax
 
     return jax.device_put(tree, jax_replicated(mesh))
+
+
+# -- JAX: state that crosses a jit boundary through host callbacks ----------------------
+
+
+def is_traced(x: Array) -> bool:
+    """Whether ``x`` is a JAX tracer (inside ``jax.jit``, ``jax.vmap``, ...)."""
+    return type(x).__module__.startswith("jax") and not is_concrete(x)
+
+
+def host_read(read: Callable[[], dict[str, np.ndarray]], like: dict[str, Any]) -> dict[str, Any]:
+    """Inside a JAX trace: the values ``read()`` returns when the compiled code runs.
+
+    ``like`` gives each value's shape and dtype.  The models keep batchnorm statistics
+    and dropout seeds on the host this way while the Solver's compiled step runs.
+    """
+    jax = import_jax("model state under jax.jit")
+    from jax.experimental import io_callback
+
+    shapes = {k: jax.ShapeDtypeStruct(tuple(v.shape), v.dtype) for k, v in like.items()}
+    return io_callback(read, shapes, ordered=True)
+
+
+def host_write(write: Callable[[dict[str, np.ndarray]], None], values: dict[str, Any]) -> None:
+    """Inside a JAX trace: call ``write`` with the concrete ``values`` when the code runs."""
+    jax = import_jax("model state under jax.jit")
+    from jax.experimental import io_callback
+
+    io_callback(write, None, jax.lax.stop_gradient(values), ordered=True)

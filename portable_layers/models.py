@@ -3,12 +3,41 @@
 ``loss`` returns class scores when ``y`` is None, and ``(loss, grads)`` otherwise,
 with ``grads`` a dict keyed like ``params`` (CS231n's model interface, which the
 :class:`~portable_layers.solver.Solver` drives).
+
+State: running statistics and dropout randomness
+------------------------------------------------
+Batch normalization keeps running statistics and dropout needs a fresh mask per
+training step, yet ``loss(X, y, params=...)`` must stay jit-compilable inside the
+Solver's step, whose inputs are only ``(params, optimiser configs, X, y)``.  The
+models therefore split the work in two:
+
+* :meth:`apply` is pure: ``(X, y, params, state, dropout_seed) -> (result,
+  new_state)``, ``state`` the running statistics ``{"running_mean1": ...,
+  "running_var1": ...}``.  Nothing is stored; thread ``new_state`` yourself (e.g.
+  through your own ``jax.jit`` step).
+* :meth:`loss` is :meth:`apply` plus the model's own state.  It reads the running
+  statistics from ``bn_params`` (CS231n's list of dicts) and, in train mode, stores
+  the new ones back by replacing the dict entries.  When ``X`` is a JAX tracer
+  (inside ``jax.jit``, such as the Solver's compiled step) the state crosses the trace
+  boundary through ordered ``jax.experimental.io_callback`` calls: the compiled step
+  reads the current statistics from the host and writes the new concrete values
+  back when it runs, so they accumulate step by step and no tracer is ever stored.
+
+Dropout masks (train mode, keep ratio < 1) come from ``dropout_param['seed']`` when
+it is set (a fixed mask on every call: CS231n's way to gradient-check the model),
+and otherwise from a per-model stream seeded by the constructor's ``seed``: call k
+uses an int seed derived from ``(seed, k)``.  During Solver training that gives a
+fresh mask every step on every backend: NumPy, PyTorch and array_api_strict draw it
+on the host from the int seed (the same masks on each of them); under JAX's jit the
+step reads the next seed through the callback as a traced integer, and
+``jax.random`` draws the mask (different masks from the host's, equally fresh).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,9 +46,11 @@ from . import _compat
 from . import _validate as check
 from . import layers as L
 
-__all__ = ["FullyConnectedNet", "TwoLayerPerceptron"]
+__all__ = ["FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerPerceptron"]
 
 Array = Any
+Backward = Callable[[Array], dict[str, Array]]
+_NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
 
 def _resolve(func: str, xp: Any, dtype: Any) -> tuple[Any, Any]:
@@ -57,11 +88,18 @@ def _hidden_dims(func: str, value: Any) -> list[int]:
     return [_positive_int(func, f"hidden_dims[{i}]", h) for i, h in enumerate(value)]
 
 
-class _AffineNet:
-    """Shared body of the fully connected models: affine-ReLU blocks, then affine + softmax.
+def _keep_ratio(func: str, value: Any) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= 1
+    if not ok:
+        raise ValueError(f"{func}: dropout_keep_ratio must be a number in (0, 1], got {value!r}")
+    return float(value)
 
-    Subclasses validate their own arguments and call :meth:`_build` with the layer
-    sizes ``[D, H1, ..., C]``.  Parameters are ``W1, b1, ..., WL, bL``.
+
+class _Model:
+    """Shared body of the models: parameters, L2 term, state, ``loss`` and ``predict``.
+
+    A subclass creates its parameters with :meth:`_setup` and :meth:`_weights`, and
+    implements :meth:`_forward`: scores and a closure computing the gradients.
     """
 
     affine_forward = staticmethod(L.affine_forward)
@@ -79,31 +117,31 @@ class _AffineNet:
     svm_loss = staticmethod(L.svm_loss)
     softmax_loss = staticmethod(L.softmax_loss)
 
-    def _build(self, dims: list[int], weight_scale: Any, reg: Any, xp: Any, dtype: Any,
-               seed: int | None) -> None:
+    bn_params: list[dict[str, Any]]
+    dropout_param: dict[str, Any]
+
+    def _setup(self, weight_scale: Any, reg: Any, xp: Any, dtype: Any, seed: int | None) -> None:
         func = type(self).__name__
-        scale = _non_negative(func, "weight_scale", weight_scale)
+        self._scale = _non_negative(func, "weight_scale", weight_scale)
         self.reg = reg
         self.xp, self.dtype = _resolve(func, xp, dtype)
-        self.num_layers = len(dims) - 1
-        rng = np.random.default_rng(seed)
-        params: dict[str, Array] = {}
-        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(dims), start=1):
-            w = scale * rng.standard_normal((fan_in, fan_out))
-            params[f"W{i}"] = _compat.from_numpy(w, self.xp, dtype=self.dtype)
-            params[f"b{i}"] = _compat.from_numpy(np.zeros(fan_out), self.xp, dtype=self.dtype)
-        self._params = params
-        self._shapes = {k: tuple(v.shape) for k, v in params.items()}
+        self._rng = np.random.default_rng(seed)
+        self._params: dict[str, Array] = {}
+        self.bn_params, self.dropout_param = [], {"p": 1.0}
+        self._calls = 0
 
-    @property
-    def input_dim(self) -> int:
-        """D, the number of input features."""
-        return self._shapes["W1"][0]
+    def _array(self, host: np.ndarray) -> Array:
+        return _compat.from_numpy(host, self.xp, dtype=self.dtype)
 
-    @property
-    def num_classes(self) -> int:
-        """C, the number of classes."""
-        return self._shapes[f"b{self.num_layers}"][0]
+    def _weights(self, i: int, w_shape: tuple[int, ...], size: int) -> None:
+        """``W{i}`` (normal, ``weight_scale``) and ``b{i}`` (zeros, ``size``)."""
+        self._params[f"W{i}"] = self._array(self._scale * self._rng.standard_normal(w_shape))
+        self._params[f"b{i}"] = self._array(np.zeros(size))
+
+    def _finish(self) -> None:
+        self._shapes = {k: tuple(v.shape) for k, v in self._params.items()}
+        self._dropout_base = int(self._rng.integers(2**31))
+        del self._rng
 
     @property
     def reg(self) -> float:
@@ -116,7 +154,7 @@ class _AffineNet:
 
     @property
     def params(self) -> dict[str, Array]:
-        """The parameters ``W1 b1 ... WL bL``; assign a dict of same-shaped arrays to replace."""
+        """The parameters (``W1 b1 ...``); assign a dict of same-shaped arrays to replace."""
         return self._params
 
     @params.setter
@@ -130,18 +168,65 @@ class _AffineNet:
             check.shape(func, k, v, self._shapes[k])
         self._params = dict(new)
 
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> dict[str, Array]:
+        """Running statistics ``{"running_mean1": ..., "running_var1": ...}`` (batchnorm only)."""
+        return {f"{key}{i}": bn[key] for i, bn in enumerate(self.bn_params, start=1)
+                if "running_mean" in bn for key in ("running_mean", "running_var")}
+
+    def _store(self, new_state: dict[str, Any]) -> None:
+        """Replace the running statistics in ``bn_params`` (host arrays from a callback too)."""
+        for i, bn in enumerate(self.bn_params, start=1):
+            for key in ("running_mean", "running_var"):
+                value = new_state.get(f"{key}{i}")
+                if isinstance(value, np.ndarray):
+                    value = _compat.from_numpy(value, self.xp)
+                if value is not None:
+                    bn[key] = value
+
+    def _next_seed(self) -> int:
+        """The int seed of the next dropout call (from the model's seed and a counter)."""
+        self._calls += 1
+        seq = np.random.SeedSequence([self._dropout_base, self._calls])
+        return int(seq.generate_state(1)[0] & 0x7FFFFFFF)
+
+    def _dropout_seed(self, train: bool, x: Array) -> Any:
+        """``dropout_param['seed']`` if set, else the stream's next seed (traced under jit)."""
+        fixed = self.dropout_param.get("seed")
+        if not train or self.dropout_param["p"] == 1.0 or fixed is not None:
+            return fixed
+        if not _compat.is_traced(x):
+            return self._next_seed()
+        like = {"seed": self.xp.asarray(0, dtype=self.xp.int32)}
+        return _compat.host_read(lambda: {"seed": np.asarray(self._next_seed(), dtype=np.int32)},
+                                 like)["seed"]
+
+    def _current_state(self, x: Array) -> dict[str, Array]:
+        state = self.state
+        if not state or not _compat.is_traced(x):
+            return state
+        def read() -> dict[str, np.ndarray]:
+            return {k: _compat.to_numpy(v) for k, v in self.state.items()}
+
+        return _compat.host_read(read, state)
+
+    # -- loss ------------------------------------------------------------------------------
+
     def loss(
         self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None
     ) -> Any:
-        """Scores for ``X`` (when ``y`` is None), or ``(loss, grads)``.
+        """Scores for ``X`` (when ``y`` is None, test mode), or ``(loss, grads)`` (train mode).
 
         Parameters
         ----------
-        X : floating array of shape (N, d1, ..., dk) with D = d1 * ... * dk
+        X : floating array of shape (N, ...) (see the model for the feature shape)
         y : integer array of shape (N,), optional
         params : dict, optional
-            Parameters to use instead of ``self.params``; with them ``loss`` is a pure
-            function of its arguments, which ``jax.jit`` can compile.
+            Parameters to use instead of ``self.params``; with them ``loss`` is a
+            function of its arguments and the model's state, which ``jax.jit`` can
+            compile (see the module docstring for how the state is kept).
 
         Returns
         -------
@@ -149,31 +234,155 @@ class _AffineNet:
         (loss, grads) : 0-d array and a dict of gradients keyed like ``params``;
             the loss includes ``0.5 * reg * sum(W**2)`` over the weights.
         """
+        train = y is not None
+        seed = self._dropout_seed(train, X)
+        result, new_state = self.apply(X, y, params=params, state=self._current_state(X),
+                                       dropout_seed=seed)
+        if train and new_state:
+            if _compat.is_traced(X):
+                _compat.host_write(self._store, new_state)
+            else:
+                self._store(new_state)
+        return result
+
+    def apply(
+        self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None,
+        state: dict[str, Array] | None = None, dropout_seed: Any = None,
+    ) -> tuple[Any, dict[str, Array]]:
+        """The pure form of :meth:`loss`: nothing is read from or stored into the model.
+
+        Parameters
+        ----------
+        X, y, params
+            As for :meth:`loss`.
+        state : dict, optional
+            Running statistics (as :attr:`state`; the model's own by default).  Missing
+            entries start at zero, so ``{}`` works in train mode on any backend.
+        dropout_seed : int or JAX integer array, optional
+            Seed of the dropout masks in train mode (see :func:`dropout_forward`).
+
+        Returns
+        -------
+        result
+            What :meth:`loss` returns.
+        new_state : dict
+            The updated running statistics (``state`` unchanged in test mode).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = FullyConnectedNet([3], 2, 2, normalization="batchnorm", seed=0)
+        >>> (loss, grads), state = model.apply(np.eye(2), np.array([0, 1]))
+        >>> sorted(state), sorted(model.state["running_mean1"].tolist())
+        (['running_mean1', 'running_var1'], [0.0, 0.0, 0.0])
+        """
         p = self._params if params is None else params
-        n = self.num_layers
-        out, caches = X, []
-        for i in range(1, n):
-            out, cache = L.affine_relu_forward(out, p[f"W{i}"], p[f"b{i}"])
-            caches.append(cache)
-        scores, last = L.affine_forward(out, p[f"W{n}"], p[f"b{n}"])
+        state = dict(self.state if state is None else state)
+        mode = "test" if y is None else "train"
+        scores, backward = self._forward(X, p, mode, state, dropout_seed)
         if y is None:
-            return scores
+            return scores, state
         xp = _compat.array_namespace(f"{type(self).__name__}.loss", X=X, W1=p["W1"])
-        data_loss, dout = L.softmax_loss(scores, y)
-        weights = [p[f"W{i}"] for i in range(1, n + 1)]
-        loss = data_loss + 0.5 * self.reg * sum(xp.sum(w * w) for w in weights)
-        grads: dict[str, Array] = {}
-        dout, grads[f"W{n}"], grads[f"b{n}"] = L.affine_backward(dout, last)
-        for i in range(n - 1, 0, -1):
-            dout, grads[f"W{i}"], grads[f"b{i}"] = L.affine_relu_backward(dout, caches[i - 1])
-        for i, w in enumerate(weights, start=1):
-            grads[f"W{i}"] = grads[f"W{i}"] + self.reg * w
-        return loss, {k: grads[k] for k in p}
+        data_loss, dscores = L.softmax_loss(scores, y)
+        grads = backward(dscores)
+        if not self.reg:  # no regularisation: skip a pass over every weight
+            return (data_loss, grads), state
+        weights = [k for k in p if k.startswith("W")]
+        loss = data_loss + 0.5 * self.reg * sum(xp.sum(p[k] * p[k]) for k in weights)
+        grads = {k: grads[k] + self.reg * p[k] if k in weights else grads[k] for k in p}
+        return (loss, grads), state
+
+    def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
+                 seed: Any) -> tuple[Array, Backward]:
+        """Scores and ``backward(dscores) -> grads``; updates ``state`` (a copy) in place."""
+        raise NotImplementedError
 
     def predict(self, X: Array) -> Array:
         """Predicted class labels, shape (N,)."""
         xp = _compat.array_namespace(f"{type(self).__name__}.predict", X=X)
         return xp.argmax(self.loss(X), axis=1)
+
+
+class _AffineNet(_Model):
+    """Fully connected models: (affine - [norm] - ReLU - [dropout]) blocks, then affine.
+
+    Subclasses validate their own arguments and call :meth:`_build` with the layer
+    sizes ``[D, H1, ..., C]``.  Parameters are ``W1, b1, ..., WL, bL`` and, with a
+    normalization, ``gamma1, beta1, ..., gamma{L-1}, beta{L-1}``.
+    """
+
+    def _build(self, dims: list[int], weight_scale: Any, reg: Any, xp: Any, dtype: Any,
+               seed: int | None, normalization: str | None = None, keep: float = 1.0) -> None:
+        self._setup(weight_scale, reg, xp, dtype, seed)
+        self.num_layers = len(dims) - 1
+        self.normalization = normalization
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(dims), start=1):
+            self._weights(i, (fan_in, fan_out), fan_out)
+        for i, size in enumerate(dims[1:-1], start=1):
+            if normalization is not None:
+                self._params[f"gamma{i}"] = self._array(np.ones(size))
+                self._params[f"beta{i}"] = self._array(np.zeros(size))
+            if normalization == "batchnorm":
+                zeros = self._array(np.zeros(size))
+                self.bn_params.append({"running_mean": zeros, "running_var": zeros})
+            else:
+                self.bn_params.append({})
+        self.dropout_param = {"p": keep}
+        self._finish()
+
+    @property
+    def input_dim(self) -> int:
+        """D, the number of input features."""
+        return self._shapes["W1"][0]
+
+    @property
+    def num_classes(self) -> int:
+        """C, the number of classes."""
+        return self._shapes[f"b{self.num_layers}"][0]
+
+    def _block(self, x: Array, p: dict[str, Array], i: int, mode: str,
+               state: dict[str, Array], seed: Any) -> tuple[Array, tuple[Any, Any]]:
+        """Hidden block ``i``: affine - [norm] - ReLU - [dropout]; stores new running stats."""
+        norm = self.normalization
+        param = {**self.bn_params[i - 1], "mode": mode}
+        if norm == "batchnorm":
+            param.update(running_mean=state.get(f"running_mean{i}"),
+                         running_var=state.get(f"running_var{i}"))
+        gamma, beta = p.get(f"gamma{i}"), p.get(f"beta{i}")
+        out, cache = L.affine_norm_relu_forward(x, p[f"W{i}"], p[f"b{i}"], gamma, beta,
+                                                param, norm)
+        if norm == "batchnorm":
+            state[f"running_mean{i}"] = param["running_mean"]
+            state[f"running_var{i}"] = param["running_var"]
+        drop = None
+        if self.dropout_param["p"] < 1.0:
+            out, drop = L.dropout_forward(out, {**self.dropout_param, "mode": mode, "seed": seed})
+        return out, (cache, drop)
+
+    def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
+                 seed: Any) -> tuple[Array, Backward]:
+        n = self.num_layers
+        out, caches = X, []
+        for i in range(1, n):
+            out, cache = self._block(out, p, i, mode, state, seed)
+            caches.append(cache)
+        scores, last = L.affine_forward(out, p[f"W{n}"], p[f"b{n}"])
+
+        def backward(dscores: Array) -> dict[str, Array]:
+            grads: dict[str, Array] = {}
+            dout, grads[f"W{n}"], grads[f"b{n}"] = L.affine_backward(dscores, last)
+            for i in range(n - 1, 0, -1):
+                cache, drop = caches[i - 1]
+                if drop is not None:
+                    dout = L.dropout_backward(dout, drop)
+                dout, dw, db, dgamma, dbeta = L.affine_norm_relu_backward(
+                    dout, cache, need_dx=i > 1)  # training never uses the input's gradient
+                grads[f"W{i}"], grads[f"b{i}"] = dw, db
+                if dgamma is not None:
+                    grads[f"gamma{i}"], grads[f"beta{i}"] = dgamma, dbeta
+            return grads
+
+        return scores, backward
 
 
 class TwoLayerPerceptron(_AffineNet):
@@ -234,7 +443,8 @@ class TwoLayerPerceptron(_AffineNet):
 
 
 class FullyConnectedNet(_AffineNet):
-    """A fully connected net of any depth: (affine - ReLU) x (L - 1) - affine - softmax.
+    """A fully connected net of any depth: {affine - [norm] - ReLU - [dropout]} x (L - 1)
+    - affine - softmax.
 
     Parameters
     ----------
@@ -244,9 +454,16 @@ class FullyConnectedNet(_AffineNet):
         D, the number of input features (3 * 32 * 32 for CIFAR-10).
     num_classes : int
         C.
+    dropout_keep_ratio : float
+        Keep probability of the dropout after each hidden ReLU; 1 (the default)
+        means no dropout.  Masks: see the module docstring.
+    normalization : {None, 'batchnorm', 'layernorm'}
+        Normalization after each hidden affine layer, with parameters ``gamma{i}``
+        (ones) and ``beta{i}`` (zeros); batchnorm's running statistics live in
+        ``bn_params[i - 1]`` (see the module docstring).
     reg : float
         L2 regularisation strength; the loss adds ``0.5 * reg * sum(W**2)`` over the
-        weight matrices ``W1 ... WL``.
+        weight matrices ``W1 ... WL`` (not over gammas and betas).
     weight_scale : float
         Standard deviation of the initial weights (biases start at zero).
     dtype : optional
@@ -254,7 +471,12 @@ class FullyConnectedNet(_AffineNet):
     xp : str or namespace, optional
         Backend name or array namespace for the parameters; NumPy by default.
     seed : int, optional
-        Seeds the host generator that draws the initial weights.
+        Seeds the initial weights and the stream of dropout seeds.
+
+    Raises
+    ------
+    ValueError
+        For a bad size, ``normalization`` or ``dropout_keep_ratio``.
 
     Examples
     --------
@@ -262,6 +484,9 @@ class FullyConnectedNet(_AffineNet):
     >>> model = FullyConnectedNet([5, 4], input_dim=3, num_classes=2, seed=0)
     >>> sorted(model.params), model.predict(np.ones((6, 3))).shape
     (['W1', 'W2', 'W3', 'b1', 'b2', 'b3'], (6,))
+    >>> bn = FullyConnectedNet([5], 3, 2, normalization="batchnorm", dropout_keep_ratio=0.5)
+    >>> sorted(bn.params)
+    ['W1', 'W2', 'b1', 'b2', 'beta1', 'gamma1']
     """
 
     def __init__(
@@ -270,6 +495,8 @@ class FullyConnectedNet(_AffineNet):
         input_dim: int = 3 * 32 * 32,
         num_classes: int = 10,
         *,
+        dropout_keep_ratio: float = 1.0,
+        normalization: str | None = None,
         reg: float = 0.0,
         weight_scale: float = 1e-2,
         dtype: Any = None,
@@ -282,4 +509,119 @@ class FullyConnectedNet(_AffineNet):
             *_hidden_dims(func, hidden_dims),
             _positive_int(func, "num_classes", num_classes),
         ]
-        self._build(dims, weight_scale, reg, xp, dtype, seed)
+        if normalization not in _NORMALIZATIONS:
+            msg = (f"{func}: normalization must be None, 'batchnorm' or 'layernorm', "
+                   f"got {normalization!r}")
+            raise ValueError(msg)
+        keep = _keep_ratio(func, dropout_keep_ratio)
+        self._build(dims, weight_scale, reg, xp, dtype, seed, normalization, keep)
+
+
+class ThreeLayerConvNet(_Model):
+    """conv - ReLU - 2x2 max pool - affine - ReLU - affine - softmax (CS231n's).
+
+    The convolution has stride 1 and pad ``(filter_size - 1) // 2`` (the same size
+    for odd filters); the pool has stride 2.
+
+    Parameters
+    ----------
+    input_dim : tuple of int
+        ``(C, H, W)`` of the images; ``X`` must have shape (N, C, H, W).  The
+        attribute :attr:`input_shape` holds it and :attr:`input_dim` is ``C * H * W``,
+        the feature count the Solver checks.
+    num_filters : int
+        F, the number of convolution filters.
+    filter_size : int
+        Height and width of the filters.
+    hidden_dim : int
+        Units of the hidden affine layer.
+    num_classes : int
+        C, the number of classes.
+    weight_scale : float
+        Standard deviation of the initial weights (biases start at zero).
+    reg : float
+        L2 regularisation strength over ``W1, W2, W3``.
+    dtype, xp, seed
+        As for :class:`TwoLayerPerceptron`.
+
+    Raises
+    ------
+    ValueError
+        For a bad size, or filters or pool larger than the image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = ThreeLayerConvNet((1, 8, 8), num_filters=4, filter_size=3, hidden_dim=5, seed=0)
+    >>> [tuple(model.params[k].shape) for k in ("W1", "W2", "W3")]
+    [(4, 1, 3, 3), (64, 5), (5, 10)]
+    >>> model.loss(np.ones((2, 1, 8, 8))).shape
+    (2, 10)
+    """
+
+    def __init__(
+        self,
+        input_dim: tuple[int, int, int] = (3, 32, 32),
+        num_filters: int = 32,
+        filter_size: int = 7,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        *,
+        dtype: Any = None,
+        xp: Any = None,
+        seed: int | None = None,
+    ) -> None:
+        func = "ThreeLayerConvNet"
+        if isinstance(input_dim, (str, bytes)) or not isinstance(input_dim, Sequence) or len(
+                input_dim) != 3:
+            raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {input_dim!r}")
+        c, h, w = (_positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
+        f = _positive_int(func, "num_filters", num_filters)
+        fs = _positive_int(func, "filter_size", filter_size)
+        hidden = _positive_int(func, "hidden_dim", hidden_dim)
+        classes = _positive_int(func, "num_classes", num_classes)
+        self.input_shape = (c, h, w)
+        self.conv_param = {"stride": 1, "pad": (fs - 1) // 2}
+        self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+        pooled = [1 + (1 + size + 2 * self.conv_param["pad"] - fs - 2) // 2 for size in (h, w)]
+        if min(pooled) < 1:
+            msg = (f"{func}: filter_size {fs} and the 2x2 pool leave no output for images "
+                   f"of shape {self.input_shape}")
+            raise ValueError(msg)
+        self._setup(weight_scale, reg, xp, dtype, seed)
+        self._weights(1, (f, c, fs, fs), f)
+        self._weights(2, (f * pooled[0] * pooled[1], hidden), hidden)
+        self._weights(3, (hidden, classes), classes)
+        self._finish()
+
+    @property
+    def input_dim(self) -> int:
+        """``C * H * W``, the number of features per image (see :attr:`input_shape`)."""
+        return math.prod(self.input_shape)
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes."""
+        return self._shapes["b3"][0]
+
+    def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
+                 seed: Any) -> tuple[Array, Backward]:
+        if getattr(X, "ndim", None) != 4 or tuple(X.shape[1:]) != self.input_shape:
+            c, h, w = self.input_shape
+            msg = (f"ThreeLayerConvNet.loss: X must have shape (N, {c}, {h}, {w}) "
+                   f"(images N, C, H, W), got {tuple(getattr(X, 'shape', ()))}")
+            raise ValueError(msg)
+        a1, c1 = L.conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param, self.pool_param)
+        a2, c2 = L.affine_relu_forward(a1, p["W2"], p["b2"])
+        scores, c3 = L.affine_forward(a2, p["W3"], p["b3"])
+
+        def backward(dscores: Array) -> dict[str, Array]:
+            grads: dict[str, Array] = {}
+            da2, grads["W3"], grads["b3"] = L.affine_backward(dscores, c3)
+            da1, grads["W2"], grads["b2"] = L.affine_relu_backward(da2, c2)
+            _, grads["W1"], grads["b1"] = L.conv_relu_pool_backward(da1, c1, need_dx=False)
+            return grads
+
+        return scores, backward

@@ -238,6 +238,11 @@ class Solver:
             msg = (f"Solver: {xs} must have {dim} features per sample for the model, "
                    f"got shape {tuple(X.shape)}")
             raise ValueError(msg)
+        image = getattr(self.model, "input_shape", None)  # image models: (C, H, W) exactly
+        if image is not None and tuple(X.shape[1:]) != tuple(image):
+            want = ", ".join(map(str, image))
+            msg = f"Solver: {xs} must have shape (N, {want}) for the model, got {tuple(X.shape)}"
+            raise ValueError(msg)
         classes = getattr(self.model, "num_classes", None)
         if classes is None:
             return X, y

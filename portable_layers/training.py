@@ -4,6 +4,10 @@
 8x8 digits (1400 train / 397 val) with defaults that reach >= 97% validation
 accuracy on every backend in well under a minute; ``--dataset cifar10 --root DIR``
 trains on CIFAR-10 (49000 train / 1000 val, and the 10000 test images).
+``--model fc`` trains a FullyConnectedNet (optionally with ``--normalization`` and
+``--dropout-keep-ratio``) and ``--model convnet`` a ThreeLayerConvNet on the images as
+(N, C, H, W): (1, 8, 8) for digits, with digits defaults of their own
+(:data:`CONVNET_DEFAULTS`) that also reach >= 97%.
 
 The data, plotting and array libraries are imported only when the command runs.
 """
@@ -18,7 +22,7 @@ import numpy as np
 
 from . import _compat
 
-__all__ = ["DEFAULTS", "add_arguments", "run"]
+__all__ = ["CONVNET_DEFAULTS", "DEFAULTS", "add_arguments", "run"]
 
 #: Per-dataset defaults for the options left unset on the command line.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -26,6 +30,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                "epochs": 20, "batch_size": 100, "reg": 0.0},
     "cifar10": {"hidden_dims": [100], "update_rule": "adam", "learning_rate": 1e-3,
                 "epochs": 10, "batch_size": 200, "reg": 0.0},
+}
+#: What ``--model convnet`` changes in :data:`DEFAULTS` (``hidden_dims``: its one hidden size).
+CONVNET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits": {"num_filters": 8, "filter_size": 3, "hidden_dims": [100], "learning_rate": 1e-2,
+               "epochs": 15},
+    "cifar10": {"num_filters": 32, "filter_size": 7, "hidden_dims": [100], "learning_rate": 1e-3,
+                "epochs": 1},
 }
 _SPLITS = {"digits": (1400, 397), "cifar10": (49000, 1000)}
 
@@ -46,10 +57,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="digits (bundled with scikit-learn) or cifar10 (needs --root)")
     parser.add_argument("--root", help="folder holding CIFAR-10 (cifar-10-batches-py)")
     parser.add_argument("--backend", choices=_compat.BACKENDS, default="numpy")
-    parser.add_argument("--model", choices=("two_layer", "fc"), default="two_layer",
-                        help="TwoLayerPerceptron or FullyConnectedNet")
+    parser.add_argument("--model", choices=("two_layer", "fc", "convnet"), default="two_layer",
+                        help="TwoLayerPerceptron, FullyConnectedNet or ThreeLayerConvNet")
     parser.add_argument("--hidden-dims", type=int, nargs="+", metavar="H",
-                        help="hidden layer sizes (one for two_layer; default 100)")
+                        help="hidden layer sizes (one for two_layer and convnet; default 100)")
+    parser.add_argument("--normalization", choices=("batchnorm", "layernorm"),
+                        help="fc only: normalization after each hidden affine layer")
+    parser.add_argument("--dropout-keep-ratio", type=float, default=1.0,
+                        help="fc only: dropout keep probability (default 1, no dropout)")
+    parser.add_argument("--num-filters", type=int, help="convnet only (digits default 8)")
+    parser.add_argument("--filter-size", type=int, help="convnet only (digits default 3)")
     parser.add_argument("--update-rule", choices=sorted(UPDATE_RULES))
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--epochs", type=int)
@@ -67,11 +84,12 @@ def run(args: argparse.Namespace) -> int:
 
     Returns 2 (after printing the reason) for options that do not fit together.
     """
-    opts = {k: getattr(args, k) for k in DEFAULTS[args.dataset]}
-    opts = {k: DEFAULTS[args.dataset][k] if v is None else v for k, v in opts.items()}
+    defaults = _defaults(args.dataset, args.model)
+    opts = {k: getattr(args, k) for k in defaults}
+    opts = {k: defaults[k] if v is None else v for k, v in opts.items()}
     try:
         data = _load(args.dataset, args.root, args.seed)
-        model = _model(args, opts["hidden_dims"], data["X_train"])
+        model = _model(args, opts, data["X_train"])
         solver = _solver(model, data, opts, args)
     except (ValueError, TypeError, ImportError, OSError) as err:
         print(f"train: {err}")
@@ -87,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         _plot(args.plot, solver, model, data)
     return 0
+
+
+def _defaults(dataset: str, model: str) -> dict[str, Any]:
+    """The defaults for ``dataset``, with the convnet's own where ``model`` is convnet."""
+    extra = CONVNET_DEFAULTS[dataset] if model == "convnet" else {}
+    return {**DEFAULTS[dataset], **extra}
 
 
 def _load(dataset: str, root: str | None, seed: int) -> dict[str, np.ndarray]:
@@ -107,15 +131,23 @@ def _load(dataset: str, root: str | None, seed: int) -> dict[str, np.ndarray]:
     return {**split, "X_test": X_test - mean, "y_test": y_test}
 
 
-def _model(args: argparse.Namespace, hidden: list[int], X: np.ndarray) -> Any:
-    from .models import FullyConnectedNet, TwoLayerPerceptron
+def _model(args: argparse.Namespace, opts: dict[str, Any], X: np.ndarray) -> Any:
+    from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 
+    hidden = opts["hidden_dims"]
     input_dim, kw = int(np.prod(X.shape[1:])), {"xp": args.backend, "dtype": args.dtype,
                                                 "seed": args.seed}
     if args.model == "fc":
-        return FullyConnectedNet(hidden, input_dim, 10, **kw)
+        return FullyConnectedNet(hidden, input_dim, 10, normalization=args.normalization,
+                                 dropout_keep_ratio=args.dropout_keep_ratio, **kw)
     if len(hidden) != 1:
-        raise ValueError(f"--model two_layer takes one hidden size, got --hidden-dims {hidden}")
+        msg = f"--model {args.model} takes one hidden size, got --hidden-dims {hidden}"
+        raise ValueError(msg)
+    if args.model == "convnet":
+        if X.ndim != 4:
+            raise ValueError(f"--model convnet needs images (N, C, H, W), got shape {X.shape}")
+        return ThreeLayerConvNet(X.shape[1:], opts["num_filters"], opts["filter_size"],
+                                 hidden[0], 10, **kw)
     return TwoLayerPerceptron(input_dim, hidden[0], 10, **kw)
 
 
@@ -137,5 +169,15 @@ def _plot(path: str, solver: Any, model: Any, data: dict[str, np.ndarray]) -> No
     save_training_figure(path, loss_history=solver.loss_history,
                          train_acc_history=solver.train_acc_history,
                          val_acc_history=solver.val_acc_history,
-                         weights=model.params["W1"], image_shape=data["X_train"].shape[1:])
+                         **_first_layer(model.params["W1"], data["X_train"].shape[1:]))
     print(f"saved {path}")
+
+
+def _first_layer(w1: Any, image_shape: tuple[int, ...]) -> dict[str, Any]:
+    """``weights`` (D, H) and ``image_shape`` for the figure: conv filters (F, C, h, w) as
+    F images of (C, h, w), fully connected weights as images of the input."""
+    if w1.ndim == 4:
+        filters = _compat.to_numpy(w1)
+        return {"weights": filters.reshape(filters.shape[0], -1).T,
+                "image_shape": filters.shape[1:]}
+    return {"weights": w1, "image_shape": image_shape}

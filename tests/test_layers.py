@@ -158,3 +158,24 @@ def test_labels_captured_in_a_jit_trace_are_not_read(xp: Any) -> None:
     for fn in (pl.svm_loss, pl.softmax_loss):
         jitted = jax.jit(lambda s, fn=fn: fn(s, y)[0])
         assert float(jitted(x)) == pytest.approx(float(fn(x, y)[0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["affine", "affine_norm_relu", "conv", "conv_relu_pool"])
+def test_need_dx_false_skips_dx_only(xp: Any, name: str) -> None:
+    """A model's first layer asks for the parameter gradients alone; they are unchanged."""
+    from portable_layers.cases import get_case
+
+    case = get_case(name)
+    inputs = case.inputs(xp)
+    out, cache = case.forward(*inputs)
+    dout = randn(xp, *out.shape, seed=11)
+    backward = {"affine": pl.affine_backward, "affine_norm_relu": pl.affine_norm_relu_backward,
+                "conv": pl.conv_backward, "conv_relu_pool": pl.conv_relu_pool_backward}[name]
+    full = backward(dout, cache)
+    partial = backward(dout, cache, need_dx=False)
+    assert full[0] is not None and partial[0] is None
+    for a, b in zip(full[1:], partial[1:], strict=True):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_array_equal(_compat.to_numpy(a), _compat.to_numpy(b))

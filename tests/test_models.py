@@ -9,7 +9,7 @@ import pytest
 from helpers import assert_array, assert_close, base_namespace, randn
 
 from portable_layers import _compat
-from portable_layers.gradient_check import eval_numerical_gradient, scaled_error
+from portable_layers.gradient_check import check_layer, eval_numerical_gradient, scaled_error
 from portable_layers.models import FullyConnectedNet, TwoLayerPerceptron
 
 N, D, C = 4, 5, 3
@@ -132,3 +132,121 @@ def test_constructor_errors(xp: Any) -> None:
         TwoLayerPerceptron(4, 0, xp=ns)
     with pytest.raises(ValueError, match="FullyConnectedNet: weight_scale must be"):
         FullyConnectedNet([3], weight_scale=-1.0, xp=ns)
+
+
+# -- normalization and dropout --------------------------------------------------------------
+
+
+def make_fc(xp: Any, normalization: str | None = None, keep: float = 1.0,
+            dtype: str = "float64", **kw: Any) -> FullyConnectedNet:
+    return FullyConnectedNet([6, 4], D, C, normalization=normalization, dropout_keep_ratio=keep,
+                             weight_scale=0.5, xp=base_namespace(xp), dtype=dtype, seed=0, **kw)
+
+
+def host_stats(model: FullyConnectedNet, X: Any, layer: int = 1) -> tuple[np.ndarray, ...]:
+    """Batch mean and variance of hidden layer 1's affine output, on the host."""
+    p = {k: _compat.to_numpy(v) for k, v in model.params.items()}
+    a = _compat.to_numpy(X).reshape(N, -1) @ p["W1"] + p["b1"]
+    return a.mean(axis=0), a.var(axis=0)
+
+
+@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
+def test_fc_whole_net_gradients_check_layer(xp: Any, normalization: str) -> None:
+    """Finite differences and JAX autodiff of the whole net, norm + dropout (fixed seed)."""
+    model = make_fc(xp, normalization, keep=0.75, reg=0.1)
+    X, y = inputs(xp)
+    # Batchnorm cancels the hidden biases: their gradient is exactly 0, checked apart.
+    fixed = {"b1", "b2"} if normalization == "batchnorm" else set()
+    host = {k: _compat.to_numpy(v) for k, v in model.params.items() if k in fixed}
+    host.update(X=_compat.to_numpy(X), y=_compat.to_numpy(y))
+    names = [k for k in model.params if k not in fixed]
+
+    def forward(*ws: Any) -> tuple[Any, tuple[Any, ...]]:
+        ns = _compat.array_namespace("test", w=ws[0])  # oracles move the inputs to JAX
+        moved = {k: ns.asarray(v, dtype=ws[0].dtype if k != "y" else None)
+                 for k, v in host.items()}
+        Xs, ys = moved.pop("X"), moved.pop("y")
+        params = {**dict(zip(names, ws, strict=True)), **moved}
+        (loss, grads), _ = model.apply(Xs, ys, params=params, state={}, dropout_seed=3)
+        return loss, tuple(grads[k] for k in names)
+
+    # The JAX autodiff oracle runs op by op (one compile per op: seconds), so once.
+    oracles = ("numerical", "autodiff") if normalization == "layernorm" else ("numerical",)
+    result = check_layer(forward, None, tuple(model.params[k] for k in names), names=names,
+                         oracles=oracles)
+    assert result.ok, str(result)
+    _, grads = model.loss(X, y)
+    for k in fixed:
+        assert_close(grads[k], np.zeros(grads[k].shape), atol=1e-12)
+
+
+def test_fc_norm_params_and_errors(xp: Any) -> None:
+    model = make_fc(xp, "batchnorm")
+    assert sorted(model.params) == sorted(["W1", "b1", "W2", "b2", "W3", "b3",
+                                           "gamma1", "beta1", "gamma2", "beta2"])
+    assert_close(model.params["gamma2"], np.ones(4))
+    assert_close(model.params["beta1"], np.zeros(6))
+    assert [sorted(bn) for bn in model.bn_params] == [["running_mean", "running_var"]] * 2
+    assert sorted(make_fc(xp, "layernorm").params)[:4] == ["W1", "W2", "W3", "b1"]
+    ns = base_namespace(xp)
+    with pytest.raises(ValueError, match="FullyConnectedNet: normalization must be None"):
+        FullyConnectedNet([3], normalization="groupnorm", xp=ns)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=r"dropout_keep_ratio must be a number in \(0, 1\]"):
+            FullyConnectedNet([3], dropout_keep_ratio=bad, xp=ns)
+
+
+def test_batchnorm_running_stats_train_test_and_pure_apply(xp: Any) -> None:
+    model = make_fc(xp, "batchnorm")
+    X, y = inputs(xp)
+    mean, var = host_stats(model, X)
+    model.apply(X, y)  # pure: nothing stored
+    assert_close(model.bn_params[0]["running_mean"], np.zeros(6))
+    model.loss(X, y, params=dict(model.params))
+    assert_close(model.bn_params[0]["running_mean"], 0.1 * mean, rtol=1e-10)
+    assert_close(model.bn_params[0]["running_var"], 0.1 * var, rtol=1e-10)
+    stored = model.bn_params[0]["running_mean"]
+    scores = model.loss(X)  # test mode: uses the running statistics, stores nothing new
+    assert model.bn_params[0]["running_mean"] is stored
+    assert_array(scores, xp, (N, C), base_namespace(xp).float64)
+    assert_array(stored, xp, (6,), base_namespace(xp).float64)
+    model.loss(X, y)
+    assert_close(model.state["running_mean1"], 0.19 * mean, rtol=1e-10)
+
+
+def test_running_stats_and_dropout_under_jit(xp: Any) -> None:
+    """Under jax.jit the statistics accumulate per call, concrete, and masks change per call;
+    elsewhere _compat.jit is the identity and the same holds eagerly."""
+    model = make_fc(xp, "batchnorm", keep=0.5)
+    X, y = inputs(xp)
+    mean, _ = host_stats(model, X)
+    step = _compat.jit(lambda p, X, y: model.loss(X, y, params=p)[0], base_namespace(xp))
+    losses = [float(step(model.params, X, y)) for _ in range(3)]
+    stats = model.bn_params[0]["running_mean"]
+    assert _compat.is_concrete(stats)
+    assert_array(stats, xp, (6,), base_namespace(xp).float64)
+    assert_close(stats, (1 - 0.9**3) * mean, rtol=1e-10)
+    assert len(set(losses)) == 3  # a fresh dropout mask per call
+    model.dropout_param["seed"] = 7  # a fixed seed fixes the mask (for gradient checks)
+    fixed = _compat.jit(lambda p, X, y: model.loss(X, y, params=p)[0], base_namespace(xp))
+    assert float(fixed(model.params, X, y)) == float(fixed(model.params, X, y))
+    scores = model.loss(X)  # test mode: no dropout, deterministic
+    assert_close(scores, model.loss(X))
+
+
+def test_fc_norm_dropout_trains_with_solver(xp: Any) -> None:
+    from portable_layers.solver import Solver
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, D))
+    y = (X[:, 0] > 0).astype(np.int64)
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    model = FullyConnectedNet([8], D, 2, normalization="batchnorm", dropout_keep_ratio=0.8,
+                              weight_scale=0.3, xp=base_namespace(xp), seed=0)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                    num_epochs=3, batch_size=20, verbose=False, seed=0)
+    solver.train()
+    assert all(np.isfinite(solver.loss_history))
+    running = model.bn_params[0]["running_var"]
+    assert _compat.is_concrete(running) and float(_compat.to_numpy(running).min()) > 0
+    assert solver.check_accuracy(X, y) > 0.7

@@ -120,9 +120,11 @@ def conv_relu_pool_forward(
 
 
 def conv_relu_pool_backward(
-    dout: Array, cache: tuple[Any, Array, Any]
-) -> tuple[Array, Array, Array]:
+    dout: Array, cache: tuple[Any, Array, Any], *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array]:
     """Backward pass of :func:`conv_relu_pool_forward`; returns ``(dx, dw, db)``.
+
+    ``need_dx=False`` skips ``dx`` (None), as in :func:`conv_backward`.
 
     Examples
     --------
@@ -135,7 +137,7 @@ def conv_relu_pool_backward(
     """
     conv_cache, relu_cache, pool_cache = cache
     ds = max_pool_backward(dout, pool_cache)
-    return conv_backward(relu_backward(ds, relu_cache), conv_cache)
+    return conv_backward(relu_backward(ds, relu_cache), conv_cache, need_dx=need_dx)
 
 
 _NORMS = {
@@ -200,13 +202,15 @@ def affine_norm_relu_forward(
 
 
 def affine_norm_relu_backward(
-    dout: Array, cache: tuple[Any, ...]
-) -> tuple[Array, Array, Array, Array | None, Array | None]:
+    dout: Array, cache: tuple[Any, ...], *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array, Array | None, Array | None]:
     """Backward pass of :func:`affine_norm_relu_forward`.
+
+    ``need_dx=False`` skips ``dx`` (None), as in :func:`affine_backward`.
 
     Returns
     -------
-    dx, dw, db : arrays
+    dx, dw, db : arrays (dx None when not needed)
     dgamma, dbeta : arrays of shape (M,), or None when there is no normalization
 
     Examples
@@ -221,4 +225,4 @@ def affine_norm_relu_backward(
     dgamma = dbeta = None
     if normalization is not None:
         da, dgamma, dbeta = _NORMS[normalization][1](da, norm_cache)
-    return (*affine_backward(da, fc_cache), dgamma, dbeta)
+    return (*affine_backward(da, fc_cache, need_dx=need_dx), dgamma, dbeta)

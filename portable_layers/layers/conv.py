@@ -189,7 +189,9 @@ def conv_forward(
     return out, (x, w, b, param)
 
 
-def conv_backward(dout: Array, cache: ConvCache) -> tuple[Array, Array, Array]:
+def conv_backward(
+    dout: Array, cache: ConvCache, *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array]:
     """Backward pass of :func:`conv_forward`.
 
     Parameters
@@ -198,10 +200,12 @@ def conv_backward(dout: Array, cache: ConvCache) -> tuple[Array, Array, Array]:
         Upstream gradient.
     cache : tuple
         ``(x, w, b, conv_param)`` from :func:`conv_forward`.
+    need_dx : bool
+        False skips ``dx`` (returned as None), for a model's first layer.
 
     Returns
     -------
-    dx : array of shape (N, C, H, W)
+    dx : array of shape (N, C, H, W), or None
     dw : array of shape (F, C, HH, WW)
     db : array of shape (F,)
 
@@ -229,6 +233,8 @@ def conv_backward(dout: Array, cache: ConvCache) -> tuple[Array, Array, Array]:
     cols = _windows(xp, _pad_hw(xp, x, pad), hh, ww, stride, ho, wo)
     dw = xp.reshape(xp.tensordot(dout, cols, axes=([0, 2, 3], [0, 3, 4])), w.shape)
     db = xp.sum(dout, axis=(0, 2, 3))
+    if not need_dx:
+        return None, dw, db
     w3 = xp.reshape(w, (f, c, hh * ww))
     dcols = xp.permute_dims(xp.tensordot(dout, w3, axes=([1], [0])), (0, 3, 4, 1, 2))
     dxpad = _scatter_windows(xp, dcols, hh, ww, stride, h + 2 * pad, wd + 2 * pad)

@@ -75,7 +75,9 @@ def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
     return out, AffineCache(x2d, w, b, x.shape)
 
 
-def affine_backward(dout: Array, cache: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
+def affine_backward(
+    dout: Array, cache: tuple[Array, Array, Array], *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array]:
     """Backward pass of an affine layer.
 
     Parameters
@@ -84,10 +86,13 @@ def affine_backward(dout: Array, cache: tuple[Array, Array, Array]) -> tuple[Arr
         Upstream gradient.
     cache : tuple
         ``(x, w, b)`` from :func:`affine_forward`.
+    need_dx : bool
+        False skips ``dx`` (returned as None): a model's first layer needs only the
+        parameter gradients, and ``dx`` there costs as much as ``dw``.
 
     Returns
     -------
-    dx : array in x's original shape (N, d1, ..., dk)
+    dx : array in x's original shape (N, d1, ..., dk), or None
     dw : array of shape (D, M)
     db : array of shape (M,)
 
@@ -111,8 +116,10 @@ def affine_backward(dout: Array, cache: tuple[Array, Array, Array]) -> tuple[Arr
     n = x.shape[0]
     x2d = x if x.ndim == 2 else xp.reshape(x, (n, math.prod(x.shape[1:])))
     check.dout_like(func, dout, (n, w.shape[1]))
-    dx = dout @ w.T
-    dx = dx if tuple(dx.shape) == tuple(x_shape) else xp.reshape(dx, x_shape)
+    dx = None
+    if need_dx:
+        dx = dout @ w.T
+        dx = dx if tuple(dx.shape) == tuple(x_shape) else xp.reshape(dx, x_shape)
     dw = x2d.T @ dout
     db = xp.sum(dout, axis=0)
     return dx, dw, db
