@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._compat import is_concrete
+from ._compat import array_namespace, is_concrete, is_floating, is_integral
 
 Array = Any
 Namespace = Any
@@ -18,7 +18,7 @@ Namespace = Any
 
 def floating(func: str, name: str, x: Array, xp: Namespace) -> None:
     """Require a real floating-point array."""
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not is_floating(xp, x.dtype):
         msg = f"{func}: {name} must have a real floating dtype, got {x.dtype}"
         raise TypeError(msg)
 
@@ -44,7 +44,14 @@ def shape(func: str, name: str, x: Array, expected: tuple[Any, ...], hint: str =
 
 
 def dout_like(func: str, dout: Array, out_shape: tuple[Any, ...]) -> None:
-    """Require the upstream gradient to have the forward output's shape."""
+    """Require the upstream gradient to be a real floating array of the output's shape.
+
+    (An integer, boolean or complex ``dout`` used to pass and give a gradient of that
+    dtype, silently truncated or complex.)
+    """
+    if not is_floating(array_namespace(func, dout=dout), dout.dtype):
+        msg = f"{func}: dout must have a real floating dtype, got {dout.dtype}"
+        raise TypeError(msg)
     if tuple(dout.shape) != tuple(out_shape):
         msg = (
             f"{func}: dout must have the forward output's shape {tuple(out_shape)}, "
@@ -53,21 +60,25 @@ def dout_like(func: str, dout: Array, out_shape: tuple[Any, ...]) -> None:
         raise ValueError(msg)
 
 
-def labels(func: str, y: Array, n: int, num_classes: int, xp: Namespace) -> None:
+def labels(func: str, y: Array, n: int, num_classes: int, xp: Namespace) -> bool:
     """Require integer labels of shape (n,) with values in [0, num_classes).
 
-    The range is checked where the values are concrete; inside ``jax.jit`` the losses
-    return NaN instead (JAX would otherwise clamp the index silently).
+    The range is checked where the values are concrete, and then True is returned;
+    for traced (``jax.jit``) or lazy (Dask) labels it returns False, and the losses
+    fold the check into their result as NaN instead (JAX would otherwise clamp the
+    index silently).
     """
-    if not xp.isdtype(y.dtype, "integral"):
+    if not is_integral(xp, y.dtype):
         msg = f"{func}: y must hold integer class labels, got dtype {y.dtype}"
         raise TypeError(msg)
     shape(func, "y", y, (n,), hint=f"(N,) = ({n},) to match x")
-    if n == 0 or not is_concrete(y):
-        return
+    if n == 0:
+        return True
+    if not is_concrete(y):
+        return False
     low_arr, high_arr = xp.min(y), xp.max(y)
     if not is_concrete(low_arr):  # a concrete y captured inside a JAX trace
-        return
+        return False
     low, high = int(low_arr), int(high_arr)
     if low < 0 or high >= num_classes:
         msg = (
@@ -75,6 +86,7 @@ def labels(func: str, y: Array, n: int, num_classes: int, xp: Namespace) -> None
             f"classes, got values from {low} to {high}"
         )
         raise ValueError(msg)
+    return True
 
 
 def nonempty(func: str, name: str, x: Array) -> None:

@@ -69,7 +69,7 @@ def save_checkpoint(
     """
     func = "save_checkpoint"
     path = _npz_path(func, path)
-    arrays = {f"params/{_name(func, k)}": to_numpy(v) for k, v in model.params.items()}
+    arrays = {f"params/{_name(func, k)}": to_numpy(v) for k, v in _params(func, model).items()}
     for k, config in (optim_configs or {}).items():
         for key, value in config.items():
             where = f"optim_configs[{k!r}][{key!r}]"
@@ -108,8 +108,9 @@ def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
     See :func:`save_checkpoint`.
     """
     func = "load_checkpoint"
-    stored = _read(func, _npz_path(func, path))
-    current = model.params
+    path = _npz_path(func, path)
+    current = _params(func, model)
+    stored = _read(func, path)
     names = {k.removeprefix("params/") for k in stored if k.startswith("params/")}
     if names != set(current):
         msg = (f"{func}: {os.fspath(path)} holds parameters {sorted(names)}, "
@@ -148,6 +149,15 @@ def _npz_path(func: str, path: Any) -> str:
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).endswith(".npz"):
         raise ValueError(f"{func}: path must be a file name ending in .npz, got {path!r}")
     return os.fspath(path)
+
+
+def _params(func: str, model: Any) -> dict[str, Any]:
+    """``model.params``, a dict of arrays; TypeError naming ``func`` otherwise."""
+    params = getattr(model, "params", None)
+    if not isinstance(params, dict) or not all(is_array_api_obj(v) for v in params.values()):
+        msg = f"{func}: model must have a params dict of arrays, got {type(model).__name__}"
+        raise TypeError(msg)
+    return params
 
 
 def _name(func: str, name: Any) -> str:
@@ -190,17 +200,28 @@ def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _read(func: str, path: str) -> dict[str, np.ndarray]:
-    """Every entry of the archive, read without ever unpickling."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array")
-        with archive:
-            return {k: archive[k] for k in archive.files}
-    except ValueError as err:
-        msg = (f"{func}: {path} must be an .npz archive of numeric arrays; pickled objects "
-               f"are never loaded ({err})")
-        raise ValueError(msg) from None
+    """Every entry of the archive, read without ever unpickling.
+
+    A truncated or corrupt file (zipfile.BadZipFile, EOFError, zlib.error, ...) or an
+    entry that is not a real numeric array gives the same ValueError; the file is
+    opened here, so it is closed whatever ``np.load`` raises.
+    """
+    with open(path, "rb") as f:  # OSError (missing file, ...) passes through
+        try:
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array")
+            with archive:
+                stored = {k: archive[k] for k in archive.files}
+            for k, a in stored.items():
+                kind = a.dtype.kind
+                if kind not in "biuf" and not (kind == "U" and k.startswith("meta/")):
+                    raise ValueError(f"entry {k} has dtype {a.dtype}")
+            return stored
+        except Exception as err:
+            msg = (f"{func}: {path} must be an .npz archive of numeric arrays; pickled "
+                   f"objects are never loaded ({type(err).__name__}: {err})")
+            raise ValueError(msg) from None
 
 
 def _like(a: np.ndarray, w: Any) -> Any:

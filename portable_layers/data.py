@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import re
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,8 @@ def load_cifar10(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     >>> X_train.shape, X_train.dtype, y_train.dtype  # doctest: +SKIP
     ((50000, 3, 32, 32), dtype('float64'), dtype('int64'))
     """
+    if not isinstance(root, (str, PathLike)):
+        raise TypeError(f"load_cifar10: root must be a path, got {type(root).__name__}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"load_cifar10: root {root} is not a directory")
@@ -320,6 +323,8 @@ def split_and_normalize(
         raise ValueError(msg)
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{func}: y must hold integer labels, got dtype {y.dtype}")
+    if X.dtype.kind not in "biuf":  # complex lost its imaginary part, strings a bare error
+        raise TypeError(f"{func}: X must hold real numbers, got dtype {X.dtype}")
     if sum(sizes.values()) > X.shape[0]:
         parts = " + ".join(f"{k}={v}" for k, v in sizes.items())
         msg = f"{func}: {parts} = {sum(sizes.values())} exceeds the {X.shape[0]} samples"
@@ -383,6 +388,8 @@ def to_backend(data: dict[str, Any], xp: Any, dtype: Any = None) -> dict[str, An
     >>> d["X"].dtype, d["y"].dtype
     (dtype('float32'), dtype('int64'))
     """
+    if not isinstance(data, dict):
+        raise TypeError(f"to_backend: data must be a dict, got {type(data).__name__}")
     ns = _compat.get_namespace(xp)
     float_dtype = _float_dtype(ns, dtype)
     out = {}

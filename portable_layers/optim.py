@@ -55,6 +55,13 @@ _STATE: dict[str, tuple[str, ...]] = {
 def _prepare(func: str, w: Array, dw: Array, config: Config | None) -> tuple[Any, Config]:
     """Namespace and a new config with defaults and zero state filled in."""
     xp = array_namespace(func, w=w, dw=dw)
+    # Integer or complex weights used to pass (an integer w came back float, a float32
+    # w with a float64 dw came back float64): refuse them instead.
+    for name, a in (("w", w), ("dw", dw)):
+        if not xp.isdtype(a.dtype, "real floating"):
+            raise TypeError(f"{func}: {name} must have a real floating dtype, got {a.dtype}")
+    if dw.dtype != w.dtype:
+        raise TypeError(f"{func}: dw must have w's dtype {w.dtype}, got {dw.dtype}")
     if tuple(dw.shape) != tuple(w.shape):
         raise ValueError(f"{func}: dw must have w's shape {tuple(w.shape)}, got {tuple(dw.shape)}")
     return xp, _filled(func, w, config)
