@@ -3,7 +3,8 @@
 The file is a plain NumPy ``.npz`` archive (never a pickle: it is written from
 numeric and string arrays only and read with ``allow_pickle=False``), so a
 checkpoint is safe to load from an untrusted source and readable without this
-library.  Entries are named ``params/<name>``, ``optim/<param>/<key>`` and
+library.  Entries are named ``params/<name>``, ``state/<name>`` (batchnorm running
+statistics), ``optim/<param>/<key>`` and
 ``meta/<key>``.
 
 Writing is atomic: the archive goes to a temporary file in the target directory,
@@ -70,6 +71,8 @@ def save_checkpoint(
     func = "save_checkpoint"
     path = _npz_path(func, path)
     arrays = {f"params/{_name(func, k)}": to_numpy(v) for k, v in _params(func, model).items()}
+    for k, v in getattr(model, "state", {}).items():  # batchnorm running statistics
+        arrays[f"state/{_name(func, k)}"] = to_numpy(v)
     for k, config in (optim_configs or {}).items():
         for key, value in config.items():
             where = f"optim_configs[{k!r}][{key!r}]"
@@ -124,8 +127,28 @@ def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
             raise ValueError(msg)
     params = {k: _like(stored[f"params/{k}"], w) for k, w in current.items()}
     configs = _optim_configs(func, stored, current)
+    state = _state(func, path, stored, getattr(model, "state", {}))
     model.params = params
+    if state:
+        model.state = state
     return configs
+
+
+def _state(func: str, path: PathLike, stored: dict[str, np.ndarray],
+           current: dict[str, Any]) -> dict[str, Any]:
+    """The model's running statistics from the file, checked against the model's."""
+    names = {k.removeprefix("state/") for k in stored if k.startswith("state/")}
+    if names != set(current):
+        msg = (f"{func}: {os.fspath(path)} holds running statistics {sorted(names)}, "
+               f"but the model has {sorted(current)}")
+        raise ValueError(msg)
+    for k, v in current.items():
+        saved = stored[f"state/{k}"].shape
+        if tuple(saved) != tuple(v.shape):
+            msg = (f"{func}: running statistic {k} has shape {tuple(saved)} in "
+                   f"{os.fspath(path)}, but {tuple(v.shape)} in the model")
+            raise ValueError(msg)
+    return {k: _like(stored[f"state/{k}"], v) for k, v in current.items()}
 
 
 def read_checkpoint_meta(path: PathLike) -> dict[str, Any]:

@@ -398,6 +398,7 @@ def _autodiff_host(
             return fn(*args)
 
         out, pullback = jax.vjp(f, *(moved[i] for i in floats))
+        _check_dout("autodiff_vjp", jnp.shape(jdout), tuple(out.shape))
         cotangent = jnp.broadcast_to(jnp.asarray(jdout, dtype=out.dtype), out.shape)
         jgrads = pullback(cotangent)
         host: list[np.ndarray | None] = [None] * len(inputs)
@@ -460,6 +461,7 @@ def _torch_host(
         else:
             moved.append(torch.as_tensor(np.array(host, copy=True)))
     out = fn(*moved)
+    _check_dout("torch_vjp", np.shape(to_numpy_or_scalar(dout)), tuple(out.shape))
     cotangent = torch.as_tensor(np.broadcast_to(
         np.asarray(to_numpy(dout) if _compat.is_array_api_obj(dout) else dout, dtype=np.float64),
         tuple(out.shape)).copy())
@@ -470,6 +472,13 @@ def _torch_host(
         host_grads[i] = (np.zeros(tuple(inputs[i].shape)) if g is None
                          else g.detach().cpu().numpy().astype(np.float64))
     return tuple(host_grads)
+
+
+def _check_dout(func: str, dout_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> None:
+    if tuple(dout_shape) not in ((), tuple(out_shape)):
+        msg = (f"{func}: dout must have the shape of fn's output {tuple(out_shape)} "
+               f"(or be a scalar), got {tuple(dout_shape)}")
+        raise ValueError(msg)
 
 
 def _to_jax(x: Any, jnp: Any) -> Any:

@@ -76,8 +76,9 @@ def _positive_int(func: str, name: str, value: Any) -> int:
 
 
 def _non_negative(func: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{func}: {name} must be a non-negative number, got {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 <= value < math.inf):
+        raise ValueError(f"{func}: {name} must be a finite non-negative number, got {value!r}")
     return float(value)
 
 
@@ -175,6 +176,18 @@ class _Model:
         """Running statistics ``{"running_mean1": ..., "running_var1": ...}`` (batchnorm only)."""
         return {f"{key}{i}": bn[key] for i, bn in enumerate(self.bn_params, start=1)
                 if "running_mean" in bn for key in ("running_mean", "running_var")}
+
+    @state.setter
+    def state(self, new: dict[str, Array]) -> None:
+        func = f"{type(self).__name__}.state"
+        current = self.state
+        if not isinstance(new, dict) or set(new) != set(current):
+            got = sorted(new) if isinstance(new, dict) else type(new).__name__
+            raise ValueError(f"{func}: expected a dict with keys {sorted(current)}, got {got}")
+        for k, v in new.items():
+            _compat.array_namespace(func, **{k: v})
+            check.shape(func, k, v, tuple(current[k].shape))
+        self._store(new)
 
     def _store(self, new_state: dict[str, Any]) -> None:
         """Replace the running statistics in ``bn_params`` (host arrays from a callback too)."""

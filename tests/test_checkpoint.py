@@ -132,3 +132,27 @@ def test_pickles_refused(xp: Any, tmp_path: Any) -> None:
     with pytest.raises(TypeError, match=msg):
         save_checkpoint(tmp_path / "ck.npz", target, payload={"a": 1})
     assert not (tmp_path / "ck.npz").exists()
+
+
+def test_batchnorm_running_statistics_round_trip(xp: Any, tmp_path: Any) -> None:
+    """The running statistics are part of a model: saved, restored, and checked on load."""
+    import numpy as np
+
+    from portable_layers import FullyConnectedNet, _compat, load_checkpoint, save_checkpoint
+
+    backend = _compat.backend_name(_compat.array_namespace("t", a=xp.asarray(0.0)))
+    model = FullyConnectedNet([4], 3, 2, normalization="batchnorm", xp=backend, seed=0)
+    rng = np.random.default_rng(0)
+    X = _compat.from_numpy(rng.standard_normal((6, 3)), model.xp, dtype=model.dtype)
+    model.loss(X, _compat.from_numpy(rng.integers(0, 2, 6), model.xp))
+    saved = {k: _compat.to_numpy(v) for k, v in model.state.items()}
+    assert np.any(saved["running_mean1"] != 0)
+    path = tmp_path / "bn.npz"
+    save_checkpoint(path, model)
+    fresh = FullyConnectedNet([4], 3, 2, normalization="batchnorm", xp=backend, seed=1)
+    load_checkpoint(path, fresh)
+    for k, v in saved.items():
+        np.testing.assert_array_equal(_compat.to_numpy(fresh.state[k]), v)
+    plain = FullyConnectedNet([4], 3, 2, xp=backend, seed=1)  # no batchnorm: no statistics
+    with pytest.raises(ValueError, match="load_checkpoint: .* holds parameters"):
+        load_checkpoint(path, plain)

@@ -12,6 +12,7 @@ from helpers import assert_array, randn
 import portable_layers as pl
 from portable_layers import _compat
 from portable_layers.gradient_check import (
+    autodiff_vjp,
     check_layer,
     fast_check,
     numerical_vjp,
@@ -131,3 +132,15 @@ def test_bad_options_are_named(xp: Any) -> None:
         check_layer(pl.tanh_forward, pl.tanh_backward, inputs, mode="quick")
     with pytest.raises(ValueError, match="check_layer: samples must be a positive integer"):
         check_layer(pl.tanh_forward, pl.tanh_backward, inputs, mode="sampled", samples=0)
+
+
+def test_oracles_name_a_dout_of_the_wrong_shape(xp: Any) -> None:
+    x = randn(xp, 3, 2)
+    dout = randn(xp, 2, 3, seed=5)
+    oracles = [autodiff_vjp] if importlib.util.find_spec("jax") else []
+    oracles += [torch_vjp] if HAVE_TORCH else []
+    for oracle in oracles:
+        name = oracle.__name__
+        with pytest.raises(ValueError, match=rf"{name}: dout must have the shape of fn's output "
+                                             r"\(3, 2\) \(or be a scalar\), got \(2, 3\)"):
+            oracle(lambda v: v * v, (x,), dout)

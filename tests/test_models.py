@@ -115,7 +115,7 @@ def test_params_setter_errors_leave_model_unchanged(xp: Any, kind: str) -> None:
     with pytest.raises(TypeError, match=rf"{name}.params: W1 must be an array"):
         model.params = {**before, "W1": [[0.0]]}
     assert all(model.params[k] is v for k, v in before.items())
-    with pytest.raises(ValueError, match=rf"{name}: reg must be a non-negative number"):
+    with pytest.raises(ValueError, match=rf"{name}: reg must be a finite non-negative number"):
         model.reg = -1.0
     new = {k: v * 2 for k, v in before.items()}
     model.params = new
