@@ -154,5 +154,5 @@ def test_batchnorm_running_statistics_round_trip(xp: Any, tmp_path: Any) -> None
     for k, v in saved.items():
         np.testing.assert_array_equal(_compat.to_numpy(fresh.state[k]), v)
     plain = FullyConnectedNet([4], 3, 2, xp=backend, seed=1)  # no batchnorm: no statistics
-    with pytest.raises(ValueError, match="load_checkpoint: .* holds parameters"):
+    with pytest.raises(ValueError, match=r"load_checkpoint: .* holds parameters"):
         load_checkpoint(path, plain)
