@@ -170,7 +170,8 @@ def bench_d(repeats: int) -> dict[str, Any]:
             optim.adam(p[k], grads[k], configs[k])
 
     rows_np = summary(interleaved({
-        "portable step (numpy)": numpy_step,
+        "portable step with adam (numpy)": numpy_step,
+        "portable loss + gradients (numpy)": lambda: model.loss(X, y),
         "its matrix products (numpy)": lambda: _products(np.matmul, X, p, N),
     }, repeats), "its matrix products (numpy)")
     print_table("d. roofline, NumPy eager step (goal <= 1.3)", rows_np, "products")
@@ -186,7 +187,7 @@ def bench_d(repeats: int) -> dict[str, Any]:
 
     products = jax.jit(lambda X, p: _products(jnp.matmul, X, p, N))
     rows_jax = summary(interleaved({
-        "portable jitted step (jax)": run_jax,
+        "portable jitted step with adam (jax)": run_jax,
         "its matrix products (jax jit)": lambda: jax.block_until_ready(
             products(jX, state["params"])),
     }, repeats), "its matrix products (jax jit)")

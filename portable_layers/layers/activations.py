@@ -70,7 +70,7 @@ def relu_backward(dout: Array, cache: Array) -> Array:
     """
     x = cache
     xp = _backward_setup("relu_backward", dout, x)
-    return xp.where(x > 0, dout, xp.zeros_like(dout))
+    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
 
 
 def leaky_relu_forward(x: Array, alpha: float = 0.01) -> tuple[Array, tuple[Array, float]]:
