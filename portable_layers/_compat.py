@@ -384,9 +384,7 @@ def dask_take_rows(X: Array, idx: np.ndarray) -> np.ndarray:
     """
     order = np.argsort(idx, kind="stable")
     rows = np.asarray(X[np.asarray(idx)[order]].compute())
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(order.size)
-    return rows[inverse]
+    return rows[np.argsort(order)]  # the inverse permutation: back to idx's order
 
 
 def jax_mesh(func: str, devices: Any = None, axis_name: str = "batch") -> Any:

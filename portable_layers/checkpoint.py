@@ -114,41 +114,32 @@ def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
     path = _npz_path(func, path)
     current = _params(func, model)
     stored = _read(func, path)
-    names = {k.removeprefix("params/") for k in stored if k.startswith("params/")}
-    if names != set(current):
-        msg = (f"{func}: {os.fspath(path)} holds parameters {sorted(names)}, "
-               f"but the model has {sorted(current)}")
-        raise ValueError(msg)
-    for k, w in current.items():
-        saved = stored[f"params/{k}"].shape
-        if tuple(saved) != tuple(w.shape):
-            msg = (f"{func}: parameter {k} has shape {tuple(saved)} in {os.fspath(path)}, "
-                   f"but {tuple(w.shape)} in the model")
-            raise ValueError(msg)
-    params = {k: _like(stored[f"params/{k}"], w) for k, w in current.items()}
+    params = _matching(func, path, stored, "params", current, ("parameters", "parameter"))
     configs = _optim_configs(func, stored, current)
-    state = _state(func, path, stored, getattr(model, "state", {}))
+    state = _matching(func, path, stored, "state", getattr(model, "state", {}),
+                      ("running statistics", "running statistic"))
     model.params = params
     if state:
         model.state = state
     return configs
 
 
-def _state(func: str, path: PathLike, stored: dict[str, np.ndarray],
-           current: dict[str, Any]) -> dict[str, Any]:
-    """The model's running statistics from the file, checked against the model's."""
-    names = {k.removeprefix("state/") for k in stored if k.startswith("state/")}
+def _matching(func: str, path: PathLike, stored: dict[str, np.ndarray], prefix: str,
+              current: dict[str, Any], what: tuple[str, str]) -> dict[str, Any]:
+    """The ``prefix/`` entries of the file, checked against the model's arrays ``current``
+    (same names, same shapes) and converted like them."""
+    names = {k.removeprefix(f"{prefix}/") for k in stored if k.startswith(f"{prefix}/")}
     if names != set(current):
-        msg = (f"{func}: {os.fspath(path)} holds running statistics {sorted(names)}, "
+        msg = (f"{func}: {os.fspath(path)} holds {what[0]} {sorted(names)}, "
                f"but the model has {sorted(current)}")
         raise ValueError(msg)
     for k, v in current.items():
-        saved = stored[f"state/{k}"].shape
+        saved = stored[f"{prefix}/{k}"].shape
         if tuple(saved) != tuple(v.shape):
-            msg = (f"{func}: running statistic {k} has shape {tuple(saved)} in "
-                   f"{os.fspath(path)}, but {tuple(v.shape)} in the model")
+            msg = (f"{func}: {what[1]} {k} has shape {tuple(saved)} in {os.fspath(path)}, "
+                   f"but {tuple(v.shape)} in the model")
             raise ValueError(msg)
-    return {k: _like(stored[f"state/{k}"], v) for k, v in current.items()}
+    return {k: _like(stored[f"{prefix}/{k}"], v) for k, v in current.items()}
 
 
 def read_checkpoint_meta(path: PathLike) -> dict[str, Any]:
