@@ -7,7 +7,7 @@ arrays.  :mod:`portable_layers.gradient_check` verifies every hand-written backw
 by finite differences and by JAX autodiff.
 """
 
-from . import checkpoint, data, gradient_check, layers, models, optim
+from . import checkpoint, data, distributed, gradient_check, layers, models, optim, plotting
 from .checkpoint import load_checkpoint, save_checkpoint
 from .gradient_check import check_layer, fast_check, rel_error
 from .layers import (
@@ -74,6 +74,7 @@ __all__ = [
     "conv_relu_pool_backward",
     "conv_relu_pool_forward",
     "data",
+    "distributed",
     "dropout_backward",
     "dropout_forward",
     "fast_check",
@@ -88,6 +89,7 @@ __all__ = [
     "max_pool_forward",
     "models",
     "optim",
+    "plotting",
     "rel_error",
     "relu_backward",
     "relu_forward",
