@@ -87,21 +87,29 @@ def jax_step(model: pl.TwoLayerPerceptron) -> tuple[Callable[..., Any], dict[str
     return jax.jit(step, donate_argnums=(0, 1)), configs
 
 
-def bench_b(repeats: int) -> dict[str, Any]:
+def jax_runner(X: np.ndarray, y: np.ndarray) -> tuple[Callable[[], None], dict[str, Any]]:
+    """A call that runs the jitted step on a fresh JAX model, and the state it carries
+    (the parameters and adam's configs, donated and replaced at every call)."""
     import jax
     import jax.numpy as jnp
-    import torch
 
     model = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
-    X, y = make_data(N, D, C)
     jX, jy = jnp.asarray(X), jnp.asarray(y)
     step, configs = jax_step(model)
     state = {"params": model.params, "configs": configs}
 
-    def run_jax() -> None:
+    def run() -> None:
         loss, state["params"], state["configs"] = step(state["params"], state["configs"], jX, jy)
         jax.block_until_ready(loss)
 
+    return run, state
+
+
+def bench_b(repeats: int) -> dict[str, Any]:
+    import torch
+
+    X, y = make_data(N, D, C)
+    run_jax, _ = jax_runner(X, y)
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.ReLU(), torch.nn.Linear(H, C))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -176,15 +184,8 @@ def bench_d(repeats: int) -> dict[str, Any]:
     }, repeats), "its matrix products (numpy)")
     print_table("d. roofline, NumPy eager step (goal <= 1.3)", rows_np, "products")
 
-    jmodel = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
-    jX, jy = jnp.asarray(X), jnp.asarray(y)
-    step, jconfigs = jax_step(jmodel)
-    state = {"params": jmodel.params, "configs": jconfigs}
-
-    def run_jax() -> None:
-        loss, state["params"], state["configs"] = step(state["params"], state["configs"], jX, jy)
-        jax.block_until_ready(loss)
-
+    run_jax, state = jax_runner(X, y)
+    jX = jnp.asarray(X)
     products = jax.jit(lambda X, p: _products(jnp.matmul, X, p, N))
     rows_jax = summary(interleaved({
         "portable jitted step with adam (jax)": run_jax,

@@ -105,28 +105,28 @@ def _library(x: Array) -> str:
     return {"jaxlib": "jax"}.get(module, module)
 
 
-_FLOATING: dict[tuple[int, Any], bool] = {}
+# Dtype kinds by namespace and dtype: checked at every layer call, and some libraries'
+# isdtype costs microseconds.
+_KINDS: dict[tuple[int, Any, str], bool] = {}
+
+
+def isdtype(xp: Namespace, dtype: Any, kind: str) -> bool:
+    """``xp.isdtype(dtype, kind)``, remembered per namespace, dtype and kind."""
+    key = (id(xp), dtype, kind)
+    known = _KINDS.get(key)
+    if known is None:
+        known = _KINDS[key] = bool(xp.isdtype(dtype, kind))
+    return known
 
 
 def is_floating(xp: Namespace, dtype: Any) -> bool:
-    """``xp.isdtype(dtype, "real floating")``, remembered per namespace and dtype."""
-    key = (id(xp), dtype)
-    known = _FLOATING.get(key)
-    if known is None:
-        known = _FLOATING[key] = bool(xp.isdtype(dtype, "real floating"))
-    return known
-
-
-_INTEGRAL: dict[tuple[int, Any], bool] = {}
+    """Whether ``dtype`` is a real floating dtype of ``xp``."""
+    return isdtype(xp, dtype, "real floating")
 
 
 def is_integral(xp: Namespace, dtype: Any) -> bool:
-    """``xp.isdtype(dtype, "integral")``, remembered per namespace and dtype."""
-    key = (id(xp), dtype)
-    known = _INTEGRAL.get(key)
-    if known is None:
-        known = _INTEGRAL[key] = bool(xp.isdtype(dtype, "integral"))
-    return known
+    """Whether ``dtype`` is an integer dtype of ``xp``."""
+    return isdtype(xp, dtype, "integral")
 
 
 def backend_name(xp: Namespace) -> str:

@@ -242,7 +242,7 @@ def _is_float(x: Any) -> bool:
     if not _compat.is_array_api_obj(x):
         return False
     xp = _compat.array_namespace("gradient_check", x=x)
-    return bool(xp.isdtype(x.dtype, "real floating"))
+    return _compat.is_floating(xp, x.dtype)
 
 
 def _replace(inputs: Sequence[Any], i: int, value: Any) -> tuple[Any, ...]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._compat import array_namespace, device
+from ._compat import array_namespace, device, is_floating
 
 __all__ = ["UPDATE_RULES", "adam", "get_update_rule", "init_config", "rmsprop", "sgd",
            "sgd_momentum"]
@@ -58,7 +58,7 @@ def _prepare(func: str, w: Array, dw: Array, config: Config | None) -> tuple[Any
     # Integer or complex weights used to pass (an integer w came back float, a float32
     # w with a float64 dw came back float64): refuse them instead.
     for name, a in (("w", w), ("dw", dw)):
-        if not xp.isdtype(a.dtype, "real floating"):
+        if not is_floating(xp, a.dtype):
             raise TypeError(f"{func}: {name} must have a real floating dtype, got {a.dtype}")
     if dw.dtype != w.dtype:
         raise TypeError(f"{func}: dw must have w's dtype {w.dtype}, got {dw.dtype}")
