@@ -27,6 +27,7 @@ nox.options.sessions = [
     "tests-dask",
     "lint",
     "typecheck",
+    "bench-smoke",
 ]
 
 # Extras every test session needs besides its backend: pytest, hypothesis and
@@ -118,14 +119,26 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+def _bench_env(session: nox.Session) -> None:
+    _install_torch(session)
+    session.install(".[bench]")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: ratios against the alternatives, measured in the same run."""
-    _install_torch(session)
-    session.install(".[jax]")
-    os.makedirs("bench-results", exist_ok=True)
-    for script in sorted(os.listdir("benchmarks")):
-        if script.startswith("bench_") and script.endswith(".py"):
-            out = os.path.join("bench-results", script.removesuffix(".py") + ".json")
-            session.run("python", os.path.join("benchmarks", script), "--out", out,
-                        *session.posargs)
+    """Benchmarks: every benchmarks/bench_*.py, three runs of the suite (ratios measured in
+    the same run), results in benchmarks/results/run-K/, then the README's tables rendered
+    from them.  Arguments go to benchmarks/run_suite.py: ``-- --runs 5``, ``-- --dask-full``."""
+    _bench_env(session)
+    session.run("python", "benchmarks/run_suite.py", *session.posargs)
+
+
+@nox.session(name="bench-smoke")
+def bench_smoke(session: nox.Session) -> None:
+    """Every benchmark at tiny sizes, one repeat, once, and the renderer on their JSON (into
+    a temporary copy of the README): the benchmarks cannot rot.  Figures mean nothing."""
+    _bench_env(session)
+    tmp = session.create_tmp()
+    session.run("python", "benchmarks/run_suite.py", "--smoke", "--runs", "1",
+                "--results", os.path.join(tmp, "bench-smoke"),
+                "--readme-output", os.path.join(tmp, "README.rendered.md"))

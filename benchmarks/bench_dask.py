@@ -1,8 +1,9 @@
 """Full-batch loss and gradients over a dataset larger than memory, on Dask.
 
 A TwoLayerPerceptron's loss and gradients over ``--rows`` x ``--dim`` float32 inputs
-(1,000,000 x 3072, about 12 GB, by default), generated lazily per chunk by a seeded
-generator and never held in memory at once, with
+(200,000 x 3072, 2.5 GB, by default; ``--full``: 1,000,000 x 3072, about 12 GB, a few
+minutes), generated lazily per chunk by a seeded generator and never held in memory at
+once, with
 :func:`portable_layers.distributed.full_batch_loss_and_grads`.  Reported: wall time,
 throughput (rows/s) and the peak resident memory of this process during that pass
 (sampled with psutil, and ``getrusage``'s lifetime maximum), then, in the same run,
@@ -10,8 +11,8 @@ the in-memory NumPy path against the Dask path on a slice that fits
 (``--numpy-rows``, interleaved repetitions), and the largest relative difference of
 their results.
 
-    python benchmarks/bench_dask.py                     # the full 12 GB pass
-    python benchmarks/bench_dask.py --rows 100000       # a quick one
+    python benchmarks/bench_dask.py                     # 200,000 rows (2.5 GB)
+    python benchmarks/bench_dask.py --full              # the full 12 GB pass
     python benchmarks/bench_dask.py --scheduler distributed   # on a LocalCluster
 """
 
@@ -73,17 +74,22 @@ def max_rel_diff(a: tuple[Any, dict], b: tuple[Any, dict]) -> float:
     return err
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = harness.parser(__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--rows", type=int, default=200_000)
+    p.add_argument("--full", action="store_true", help="1,000,000 rows (12 GB)")
     p.add_argument("--dim", type=int, default=3072)
     p.add_argument("--hidden", type=int, default=100)
     p.add_argument("--chunk-rows", type=int, default=10_000)
     p.add_argument("--numpy-rows", type=int, default=20_000)
     p.add_argument("--scheduler", choices=["threads", "distributed"], default="threads")
     p.add_argument("--workers", type=int, default=2, help="threads or in-process workers")
-    args = p.parse_args()
+    args = harness.parse(p, argv)
     args.repeats = min(args.repeats, 5) if args.repeats == 7 else args.repeats
+    if args.full:
+        args.rows = 1_000_000
+    if args.smoke:
+        args.rows, args.dim, args.hidden, args.chunk_rows, args.numpy_rows = 2000, 32, 8, 500, 1000
 
     import dask
 
@@ -132,17 +138,39 @@ def main() -> None:
         print(f"  {name}: {r['rows_per_s']:,.0f} rows/s")
     print(f"  generating {m} rows alone: {m / gen_s:,.0f} rows/s; "
           f"max relative difference dask vs numpy: {diff:.2e}")
-    harness.write_json(args.out, {
-        "benchmark": "dask_full_batch", "rows": args.rows, "dim": args.dim,
+    budget = 4 * 2**30
+    data = f"{args.rows:,} x {args.dim} float32, {gb:.1f} GB"
+    figures = [
+        harness.figure("dask.peak_rss", f"peak resident memory of the full pass ({data}, "
+                       "generated lazily)", "4 GiB", mem.peak / budget, 1.0),
+        harness.figure("dask.slice", f"Dask path, rows generated per chunk ({m:,} rows)",
+                       "in-memory NumPy path, same rows, same run",
+                       rows["dask_lazy_same_rows"]["ratio"], None),
+        harness.figure("dask.generate", f"generating those {m:,} rows alone",
+                       "in-memory NumPy path, same rows",
+                       gen_s / rows["numpy_in_memory"]["median_s"], None),
+    ]
+    facts = [
+        harness.fact("dask.full_rows_per_s", f"full pass ({data}), rows/s",
+                     round(args.rows / full_s)),
+        harness.fact("dask.peak_rss_gib", "peak resident memory, GiB (sampled every 20 ms)",
+                     round(mem.peak / 2**30, 2)),
+        harness.fact("dask.max_rel_diff", "largest relative difference, Dask against NumPy",
+                     float(f"{diff:.1e}")),
+    ]
+    doc = {
+        "benchmark": "dask", "rows": args.rows, "dim": args.dim,
         "hidden": args.hidden, "chunk_rows": args.chunk_rows, "scheduler": args.scheduler,
         "workers": args.workers, "full_pass_s": full_s, "full_rows_per_s": args.rows / full_s,
         "peak_rss_bytes_sampled": mem.peak, "peak_rss_bytes_getrusage_before_slice": ru_peak,
         "slice_rows": m, "slice": rows, "generate_rows_per_s": m / gen_s,
-        "max_rel_diff_vs_numpy": diff,
-    })
+        "max_rel_diff_vs_numpy": diff, "figures": figures, "facts": facts,
+    }
+    harness.write_json(args.out, doc)
     if client is not None:
         client.close()
         cluster.close()
+    return doc
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ TwoLayerPerceptron, N=64, D=3072, H=100, C=10, float64.
 1. The fast check (one random projection vᵀJu of all four parameter arrays) of the
    hand-written gradients, against ``torch.autograd.gradcheck(fast_mode=True)`` of the
    same loss (the same portable forward on torch tensors, differentiated by autograd).
-2. The exact numerical gradient of W1 (307,200 entries): JAX's compiled central
-   differences (``numerical_vjp`` on JAX arrays) against the seed's element-by-element
-   loop on NumPy.  Both are timed
-   on a sample of entries and extrapolated to all of W1 (the loop alone would take
-   minutes); ``--entries`` sets the sample.
+2. The exact numerical gradient of W1 (307,200 entries), loss-only evaluations on both
+   sides: JAX's compiled central differences (public ``numerical_vjp`` on JAX arrays,
+   one perturbation at a time in a compiled loop) against the seed notebook's
+   ``eval_numerical_gradient`` as the seed writes it (copied below, in-place writes
+   into ``x``) with ``f`` the loss alone.  Both are timed on the first ``--rows`` rows
+   of W1 (a view for the seed's loop, so its writes reach the model's W1) and
+   extrapolated to all of W1 (the loop alone would take minutes).
 3. A planted error of 1e-4 relative in one entry of dW1: which modes catch it.
 """
 
@@ -22,13 +24,47 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import interleaved, parser, print_table, summary, write_json
+from harness import fact, figure, interleaved, parse, parser, print_table, summary, write_json
 
 import portable_layers as pl
-from portable_layers.gradient_check import _jax_batched_differences, check_layer
+from portable_layers.gradient_check import check_layer, numerical_vjp
 
 N, D, H, C = 64, 3072, 100, 10
 NAMES = ("W1", "b1", "W2", "b2")
+PLANTED = (17, 3)
+
+
+def eval_numerical_gradient(f, x, verbose=True, h=0.00001):  # type: ignore[no-untyped-def]
+    """
+    a naive implementation of numerical gradient of f at x
+    - f should be a function that takes a single argument
+    - x is the point (numpy array) to evaluate the gradient at
+    """
+    # The seed notebook's helper, verbatim (tests/data/seed_notebook.txt): the loop the
+    # compiled differences are compared with.
+
+    fx = f(x)  # evaluate function value at original point  # noqa: F841
+    grad = np.zeros_like(x)
+    # iterate over all indexes in x
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+
+        # evaluate function at x+h
+        ix = it.multi_index
+        oldval = x[ix]
+        x[ix] = oldval + h  # increment by h
+        fxph = f(x)  # evalute f(x + h)
+        x[ix] = oldval - h
+        fxmh = f(x)  # evaluate f(x - h)
+        x[ix] = oldval  # restore
+
+        # compute the partial derivative with centered formula
+        grad[ix] = (fxph - fxmh) / (2 * h)  # the slope
+        if verbose:
+            print(ix, grad[ix])
+        it.iternext()  # step to next dimension
+
+    return grad
 
 
 def problem(xp: str) -> tuple[pl.TwoLayerPerceptron, Any, Any]:
@@ -45,7 +81,7 @@ def ours_fast(model: pl.TwoLayerPerceptron, X: Any, y: Any, planted: float = 0.0
         g = [grads[k] for k in NAMES]
         if planted:
             scale = np.ones(tuple(g[0].shape))
-            scale[17, 3] += planted
+            scale[PLANTED] += planted
             g[0] = g[0] * model.xp.asarray(scale, dtype=g[0].dtype)
         return loss, tuple(g)
 
@@ -60,67 +96,70 @@ def bench_fast(repeats: int) -> dict[str, Any]:
     forward, inputs = ours_fast(model, X, y)
     tmodel, tX, ty = problem("torch")
     tparams = tuple(tmodel.params[k].clone().requires_grad_(True) for k in NAMES)
+    passed: dict[str, list[bool]] = {"ours": [], "theirs": []}
 
     def torch_loss(*params: Any) -> Any:
         scores = tmodel.loss(tX, params=dict(zip(NAMES, params, strict=True)))
         return pl.softmax_loss(scores, ty)[0]
 
     def ours() -> None:
-        assert check_layer(forward, None, inputs, oracles=("numerical",), mode="fast").ok
+        passed["ours"].append(bool(check_layer(forward, None, inputs, oracles=("numerical",),
+                                               mode="fast").ok))
 
     def theirs() -> None:
-        assert torch.autograd.gradcheck(torch_loss, tparams, fast_mode=True)
+        passed["theirs"].append(bool(torch.autograd.gradcheck(torch_loss, tparams,
+                                                              fast_mode=True)))
 
     times = interleaved({"portable fast check (numpy)": ours,
                          "torch.autograd.gradcheck fast_mode": theirs}, repeats)
     rows = summary(times, "torch.autograd.gradcheck fast_mode")
-    print_table("1. fast check of all four parameter arrays (N=64, D=3072, H=100, C=10, "
+    print_table(f"1. fast check of all four parameter arrays (N={N}, D={D}, H={H}, C={C}, "
                 "float64)", rows, "torch gradcheck")
-    return rows
+    return {"rows": rows, "passed": {k: all(v) for k, v in passed.items()}}
 
 
-def bench_exact(entries: int) -> dict[str, Any]:
+def bench_exact(rows: int) -> dict[str, Any]:
     import jax
+    import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
     model, X, y = problem("numpy")
-    W1 = model.params["W1"]  # the seed's loop writes into it and restores it
+    W1 = model.params["W1"]
+    entries = rows * H
 
-    def seed_loop() -> None:
-        h = 1e-5
-        for k in range(entries):
-            ix = np.unravel_index(k, W1.shape)
-            old = W1[ix]
-            W1[ix] = old + h
-            fxph = model.loss(X, y)[0]
-            W1[ix] = old - h
-            fxmh = model.loss(X, y)[0]
-            W1[ix] = old
-            _ = (fxph - fxmh) / (2 * h)
+    def loss_only(_: Any) -> float:  # the seed's f: the loss alone, at the model's W1
+        return pl.softmax_loss(model.loss(X), y)[0]
+
+    def seed_loop() -> None:  # x: a view of W1's first rows, written in place by the loop
+        eval_numerical_gradient(loss_only, W1[:rows], verbose=False)
 
     jmodel, jX, jy = problem("jax")
     jparams = jmodel.params
+    jW1 = jparams["W1"]
 
-    def value(w1: Any) -> Any:
-        return jmodel.loss(jX, jy, params={**jparams, "W1": w1})[0]
+    def value(w1: Any) -> Any:  # the loss alone, on JAX
+        return pl.softmax_loss(jmodel.loss(jX, params={**jparams, "W1": w1}), jy)[0]
 
-    def compiled(count: int) -> Callable[[], None]:
-        def run() -> None:
-            out = _jax_batched_differences(value, jparams["W1"], 1.0, 1e-5, 1 << 24, limit=count)
-            out.block_until_ready()
+    def compiled(r: int) -> Callable[[], None]:
+        def block_value(block: Any) -> Any:
+            return value(jnp.concatenate([block, jW1[r:]]))
+
+        def run() -> None:  # chunk_bytes=1: one perturbation at a time, as for all of W1
+            (grad,) = numerical_vjp(block_value, (jW1[:r],), 1.0, chunk_bytes=1)
+            jax.block_until_ready(grad)
         return run
 
     # Each call compiles once (a second or so, negligible over 307,200 entries): time
-    # `entries` and 3x as many, and take the difference per extra entry.
-    times = interleaved({"seed loop (numpy)": seed_loop, "short": compiled(entries),
-                         "long": compiled(3 * entries)}, 3, 0)
+    # `rows` rows and 3x as many, and take the difference per extra entry.
+    times = interleaved({"seed loop (numpy)": seed_loop, "short": compiled(rows),
+                         "long": compiled(3 * rows)}, 3, 0)
     short, long = statistics.median(times.pop("short")), statistics.median(times.pop("long"))
     times["compiled (jax)"] = [(long - short) / 2]
     one = jax.jit(value)
-    one(jparams["W1"]).block_until_ready()
+    one(jW1).block_until_ready()
     start = time.perf_counter()
     for _ in range(20):
-        one(jparams["W1"]).block_until_ready()
+        one(jW1).block_until_ready()
     floor = (time.perf_counter() - start) / 20 * 2  # two loss evaluations per entry
     per_entry = {k: statistics.median(v) / entries for k, v in times.items()}
     full = {k: v * D * H for k, v in per_entry.items()}
@@ -132,11 +171,12 @@ def bench_exact(entries: int) -> dict[str, Any]:
     print(f"  floor: two jitted loss evaluations per entry = {floor * 1e3:.3f} ms/entry "
           f"({floor / per_entry['seed loop (numpy)']:.3f} of the seed loop)")
     return {"per_entry_s": per_entry, "extrapolated_s": full, "ratio": ratio,
-            "entries_timed": entries, "floor_two_evals_s": floor}
+            "entries_timed": entries, "floor_two_evals_s": floor,
+            "floor_ratio": floor / per_entry["seed loop (numpy)"]}
 
 
 def bench_planted() -> dict[str, Any]:
-    """Which modes catch a 1e-4 relative error in dW1[17, 3] (at CIFAR size, on JAX)."""
+    """Which modes catch a 1e-4 relative error in one entry of dW1 (on JAX)."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -149,23 +189,61 @@ def bench_planted() -> dict[str, Any]:
     named = [c.worst[0].index for c in auto.checks if c.worst]
     caught = {"fast (vᵀJu)": not fast.ok, "sampled, 50 entries per array": not sampled.ok,
               "autodiff (every entry)": not auto.ok}
-    print("\n3. planted error of 1e-4 relative in dW1[17, 3] (307,200 entries):")
+    print(f"\n3. planted error of 1e-4 relative in dW1{list(PLANTED)} ({D * H} entries):")
     for k, v in caught.items():
         print(f"  {k:32s} {'caught' if v else 'missed'}")
     print(f"  fast-mode error {fast.checks[0].error:.2e} (tol {fast.checks[0].tol:.0e}); "
           f"autodiff names dW1{list(named[0]) if named else '?'}")
-    return {**caught, "named": [list(n) for n in named]}
+    return {**caught, "named": [list(n) for n in named],
+            "fast_error": float(fast.checks[0].error), "fast_tol": float(fast.checks[0].tol)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    global N, D, H, PLANTED
     p = parser(__doc__ or "")
-    p.add_argument("--entries", type=int, default=64, help="entries of W1 timed in part 2")
-    args = p.parse_args()
+    p.add_argument("--rows", type=int, default=1,
+                   help=f"rows of W1 ({H} entries each) timed in part 2")
+    args = parse(p, argv)
+    if args.smoke:
+        N, D, H, PLANTED = 4, 16, 8, (3, 2)
     start = time.perf_counter()
-    doc = {"fast": bench_fast(args.repeats), "exact": bench_exact(args.entries),
-           "planted": bench_planted()}
+    fast, exact, planted = bench_fast(args.repeats), bench_exact(args.rows), bench_planted()
+    size = f"N={N}, D={D}, H={H}, C={C}, float64"
+    figures = [
+        figure("gradcheck.fast", f"fast check (vᵀJu) of all four parameter arrays ({size})",
+               "torch.autograd.gradcheck(fast_mode=True), same loss",
+               fast["rows"]["portable fast check (numpy)"]["ratio"], 1.0),
+        figure("gradcheck.exact", f"exact numerical gradient of W1 ({D * H} entries), "
+               "compiled on JAX, loss-only", "the seed's eval_numerical_gradient loop, "
+               "loss-only f, NumPy", exact["ratio"], 0.02),
+        figure("gradcheck.exact_floor", "two jitted loss evaluations (the floor of exact "
+               "central differences, per entry)", "the seed's loop, per entry",
+               exact["floor_ratio"], None),
+    ]
+    where = f"dW1{list(PLANTED)}"
+    facts = [
+        fact("gradcheck.fast_passed", "the fast check passes the correct gradients "
+             "(ours / torch's)", f"{fast['passed']['ours']} / {fast['passed']['theirs']}"),
+        fact("gradcheck.seed_ms_per_entry", "seed loop, ms per entry of W1",
+             round(exact["per_entry_s"]["seed loop (numpy)"] * 1e3, 3)),
+        fact("gradcheck.compiled_ms_per_entry", "compiled JAX differences, ms per entry",
+             round(exact["per_entry_s"]["compiled (jax)"] * 1e3, 3)),
+        fact("gradcheck.planted_fast", f"1e-4 relative error planted in {where}: fast mode",
+             "caught" if planted["fast (vᵀJu)"] else "missed"),
+        fact("gradcheck.planted_fast_error", "fast-mode error with the plant (tolerance "
+             f"{planted['fast_tol']:.0e})", float(f"{planted['fast_error']:.2e}")),
+        fact("gradcheck.planted_sampled", "the same plant: sampled mode, 50 entries per array",
+             "caught" if planted["sampled, 50 entries per array"] else "missed"),
+        fact("gradcheck.planted_autodiff", "the same plant: autodiff oracle, every entry",
+             ("caught, names dW1" + str(planted["named"][0]) if planted["named"] else "caught")
+             if planted["autodiff (every entry)"] else "missed"),
+    ]
     print(f"\n(total {time.perf_counter() - start:.0f} s)")
+    doc = {"benchmark": "gradcheck", "config": {**vars(args), "N": N, "D": D, "H": H, "C": C},
+           "fast": fast, "exact": exact, "planted": planted, "figures": figures,
+           "facts": facts}
     write_json(args.out, doc)
+    return doc
 
 
 if __name__ == "__main__":

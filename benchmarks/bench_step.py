@@ -13,6 +13,10 @@ d. the roofline: the NumPy step and the jitted JAX step against the matrix produ
    they must do, timed alone with the same library;
 e. a small batch (N=8, D=64, H=32) on NumPy: the cost of dispatch and checks;
 f. step time as the batch grows from 32 to 4096, on NumPy and JAX.
+
+Every jitted side returns its outputs and blocks on all of them.
+
+    python benchmarks/bench_step.py --repeats 7 --out step.json   # --only ab: some parts
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import interleaved, parser, print_table, summary, write_json
+from harness import figure, interleaved, parse, parser, print_table, summary, write_json
 
 import portable_layers as pl
 from portable_layers import optim
 
 N, D, H, C = 256, 3072, 512, 10
+SMALL = (8, 64, 32)  # part e: N, D, H
+SIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096]  # part f, relative to N
+CALLS = 200  # part e: calls per timed repetition
 
 
 def make_data(n: int, d: int, c: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +107,7 @@ def jax_runner(X: np.ndarray, y: np.ndarray) -> tuple[Callable[[], None], dict[s
 
     def run() -> None:
         loss, state["params"], state["configs"] = step(state["params"], state["configs"], jX, jy)
-        jax.block_until_ready(loss)
+        jax.block_until_ready((loss, state["params"], state["configs"]))  # every output
 
     return run, state
 
@@ -197,13 +204,14 @@ def bench_d(repeats: int) -> dict[str, Any]:
 
 
 def bench_e(repeats: int) -> dict[str, Any]:
-    model = numpy_model(64, 32, C)
-    X, y = make_data(8, 64, C)
+    n, d, h = SMALL
+    model = numpy_model(d, h, C)
+    X, y = make_data(n, d, C)
     p = model.params
 
     def many(fn: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
-            for _ in range(200):
+            for _ in range(CALLS):
                 fn()
         return run
 
@@ -221,11 +229,12 @@ def bench_f(repeats: int) -> dict[str, Any]:
     import jax.numpy as jnp
 
     result: dict[str, Any] = {}
-    sizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+    sizes = SIZES
     model = numpy_model(D, H, C)
     jmodel = pl.TwoLayerPerceptron(D, H, C, weight_scale=1e-2, xp="jax", dtype="float32", seed=0)
     jloss = jax.jit(lambda p, X, y: jmodel.loss(X, y, params=p))
-    print("\nf. step time (loss + gradients) against batch size; per-sample time relative to N=256")
+    print(f"\nf. step time (loss + gradients) against batch size; per-sample time relative "
+          f"to N={N}")
     for name in ("numpy", "jax"):
         per_sample = {}
         for n in sizes:
@@ -240,21 +249,67 @@ def bench_f(repeats: int) -> dict[str, Any]:
                     return jax.block_until_ready(jloss(jmodel.params, jX, jy))
             times = interleaved({"step": fn}, max(3, repeats // 2))["step"]
             per_sample[n] = statistics.median(times) / n
-        base = per_sample[256]
-        result[name] = {n: {"median_s": per_sample[n] * n, "per_sample_vs_256": t / base}
+        base = per_sample[N]
+        result[name] = {n: {"median_s": per_sample[n] * n, "per_sample_vs_base": t / base}
                         for n, t in per_sample.items()}
         cells = "  ".join(f"{n}:{per_sample[n] / base:.2f}" for n in sizes)
         print(f"  {name:5s} {cells}")
     return result
 
 
-def main() -> None:
+def figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The contract's figures from the parts that ran."""
+    shape = f"N={N}, D={D}, H={H}, C={C}, float32"
+    out = []
+    if "a" in doc:
+        out.append(figure("step.a", f"a. loss + all gradients, portable on NumPy ({shape})",
+                          "the same computation hand-written in NumPy",
+                          doc["a"]["portable (numpy)"]["ratio"], 1.10))
+    if "b" in doc:
+        out.append(figure("step.b", "b. full step (forward, hand-written backward, adam) on "
+                          "JAX under jax.jit", "PyTorch eager, autograd, torch.optim.Adam",
+                          doc["b"]["portable jitted step (jax)"]["ratio"], 1.0))
+    if "c" in doc:
+        out.append(figure("step.c", "c. hand-written backward, jitted",
+                          "jax.value_and_grad of the same forward, jitted",
+                          doc["c"]["hand-written backward (jit)"]["ratio"], 1.0))
+    if "d" in doc:
+        jx, nx = doc["d"]["jax"], doc["d"]["numpy"]
+        out += [
+            figure("step.d_jax", "d. JAX jitted step with adam", "its matrix products alone, "
+                   "jitted", jx["portable jitted step with adam (jax)"]["ratio"], 1.15),
+            figure("step.d_numpy_loss", "d. NumPy loss + gradients",
+                   "its matrix products alone, NumPy",
+                   nx["portable loss + gradients (numpy)"]["ratio"], 1.3),
+            figure("step.d_numpy_step", "d. NumPy step with adam",
+                   "its matrix products alone, NumPy",
+                   nx["portable step with adam (numpy)"]["ratio"], 1.3)]
+    if "e" in doc:
+        n, d, h = SMALL
+        out.append(figure("step.e", f"e. small batch N={n}, D={d}, H={h}, NumPy, "
+                          f"{CALLS} calls", "hand-written NumPy",
+                          doc["e"]["portable (numpy)"]["ratio"], 1.5))
+    if "f" in doc:
+        for name in ("numpy", "jax"):
+            worst = max(r["per_sample_vs_base"] for n, r in doc["f"][name].items() if n >= N)
+            out.append(figure(f"step.f_{name}", f"f. worst per-sample step time, {name}, "
+                              f"N={N} to {SIZES[-1]}", f"per-sample time at N={N}", worst, 1.2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    global N, D, H, SMALL, SIZES, CALLS
     p = parser(__doc__ or "")
     p.add_argument("--only", default="abcdef", help="which parts to run, e.g. 'ab'")
-    args = p.parse_args()
+    args = parse(p, argv)
+    if args.smoke:
+        N, D, H, SMALL, SIZES, CALLS = 16, 32, 16, (4, 8, 4), [8, 16, 32], 2
     parts = {"a": bench_a, "b": bench_b, "c": bench_c, "d": bench_d, "e": bench_e, "f": bench_f}
-    doc = {k: parts[k](args.repeats) for k in args.only}
+    doc: dict[str, Any] = {k: parts[k](args.repeats) for k in args.only}
+    doc["figures"] = figures(doc)
+    doc.update(benchmark="step", config={**vars(args), "N": N, "D": D, "H": H, "C": C})
     write_json(args.out, doc)
+    return doc
 
 
 if __name__ == "__main__":
