@@ -15,7 +15,8 @@ from .differences import _is_float, _replace, partial
 from .oracles import ORACLE_FUNCTIONS, ORACLES, default_oracles, promote, require
 from .reports import _TINY, Entry, GradientCheck, LayerCheck, scaled_error, tolerance
 
-__all__ = ["FAST_STEP", "MODES", "STEP", "assert_layer_gradients", "check_layer", "fast_check"]
+__all__ = ["FAST_STEP", "MODES", "STEP", "assert_layer_gradients", "check_layer", "fast_check",
+           "fast_directions"]
 
 MODES = ("full", "sampled", "fast")
 #: Step of the full and sampled modes' central differences (absolute, as the seed's).
@@ -363,26 +364,39 @@ def _sampled(run: _Run, tol: Any, h: float, seed: int, samples: int) -> list[Gra
     return checks
 
 
+def fast_directions(inputs: Sequence[Any], seed: int) -> dict[int, tuple[np.ndarray, float]]:
+    """The fast mode's direction: floating input ``i`` -> (host ``d_i``, its scale ``rms_i``).
+
+    ``d_i`` is standard normal (seeded by ``seed``) times the input's root mean
+    square; an all-zero input (a bias at initialization) uses the root mean square of
+    all floating inputs together, or 1.
+    """
+    rng = np.random.default_rng((seed, 0xFA))
+    hosts = {i: np.asarray(to_numpy(x), dtype=np.float64) for i, x in enumerate(inputs)
+             if _is_float(x)}
+    total = sum(a.size for a in hosts.values())
+    overall = math.sqrt(sum(float(np.sum(a * a)) for a in hosts.values()) / max(total, 1))
+    out = {}
+    for i, a in hosts.items():
+        rms = math.sqrt(float(np.mean(a * a))) if a.size else 0.0
+        scale = rms if rms > 0 else overall if overall > 0 else 1.0
+        out[i] = (scale * rng.standard_normal(a.shape), scale)
+    return out
+
+
 def fast_projection(run: _Run, h: float, seed: int) -> tuple[float, float, float]:
     """The fast mode's numbers: (hand-written ``vᵀJd``, central differences, scale)."""
-    rng = np.random.default_rng((seed, 0xFA))
-    hosts = {i: np.asarray(to_numpy(run.inputs[i]), dtype=np.float64) for i in run.float_idx}
-    rms = {i: float(np.sqrt(np.mean(a * a))) if a.size else 0.0 for i, a in hosts.items()}
-    total = sum(a.size for a in hosts.values())
-    overall = float(np.sqrt(sum(float(np.sum(a * a)) for a in hosts.values()) / max(total, 1)))
-    fallback = overall if overall > 0 else 1.0  # an all-zero input (a bias) moves by this
-    directions = {i: (rms[i] if rms[i] > 0 else fallback) * rng.standard_normal(a.shape)
-                  for i, a in hosts.items()}
-    analytic = sum(float(np.sum(run.grads[i] * d)) for i, d in directions.items())
-    scale = math.sqrt(sum(float(np.sum(run.grads[i] ** 2)) * (rms[i] if rms[i] > 0 else
-                                                              fallback) ** 2
-                          for i in directions))
+    directions = fast_directions(run.inputs, seed)
+    analytic = sum(float(np.sum(run.grads[i] * d)) for i, (d, _) in directions.items())
+    scale = math.sqrt(sum(float(np.sum(run.grads[i] ** 2)) * s ** 2
+                          for i, (_, s) in directions.items()))
     with float64_context(run.xp):
         inputs, dout = promote(run.inputs, run.xp), promote((run.dout,), run.xp)[0]
+        hosts = {i: np.asarray(to_numpy(inputs[i]), dtype=np.float64) for i in directions}
 
         def value_at(step: float) -> Any:
             moved = list(inputs)
-            for i, d in directions.items():
+            for i, (d, _) in directions.items():
                 moved[i] = from_numpy(hosts[i] + step * d, run.xp, dtype=inputs[i].dtype,
                                       device=device(inputs[i]))
             return run.value(*moved)
