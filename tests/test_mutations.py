@@ -22,7 +22,8 @@ from helpers import randn
 
 import portable_layers as pl
 from portable_layers import _compat
-from portable_layers.gradient_check import check_layer, fast_directions, tolerance
+from portable_layers.gradient_check import check_layer, tolerance
+from portable_layers.gradient_check.check import fast_directions
 
 
 class Mutation(NamedTuple):

@@ -155,7 +155,8 @@ def test_grad_check_sparse_prints_like_cs231n(xp: Any, capsys: Any) -> None:
         errors = grad_check_sparse(f, W1, grads["W1"], num_checks=5)
         assert len(errors) == 5 and max(errors) < 1e-6
         lines = capsys.readouterr().out.splitlines()
-        pattern = r"numerical: -?\d+\.\d{6} analytic: -?\d+\.\d{6}, relative error: \d\.\d{6}e[+-]\d\d"
+        number = r"-?\d+\.\d{6}"
+        pattern = rf"numerical: {number} analytic: {number}, relative error: \d\.\d{{6}}e[+-]\d\d"
         assert len(lines) == 5 and all(re.fullmatch(pattern, ln) for ln in lines), lines
         random.seed(231)
         assert grad_check_sparse(f, W1, grads["W1"], num_checks=5) == errors  # random.seed fixes it

@@ -62,11 +62,9 @@ from .check import (
     assert_layer_gradients,
     check_layer,
     fast_check,
-    fast_directions,
 )
 from .differences import (
     _jax_batched_differences,
-    central_difference,
     eval_numerical_gradient,
     eval_numerical_gradient_array,
     grad_check_sparse,
@@ -77,7 +75,6 @@ from .oracles import (
     ORACLE_FUNCTIONS,
     ORACLES,
     autodiff_vjp,
-    default_oracles,
     torch_vjp,
 )
 from .reports import (
@@ -103,13 +100,10 @@ __all__ = [
     "LayerCheck",
     "assert_layer_gradients",
     "autodiff_vjp",
-    "central_difference",
     "check_layer",
-    "default_oracles",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
     "fast_check",
-    "fast_directions",
     "grad_check_sparse",
     "numerical_vjp",
     "rel_error",
