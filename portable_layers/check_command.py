@@ -15,6 +15,7 @@ from typing import Any
 from . import _compat
 from .cases import case_names, get_case, run_case
 from .gradient_check import ORACLES, LayerCheck
+from .gradient_check.oracles import REQUIRES, available, default_oracles
 
 CHECK_BACKENDS = ("numpy", "jax", "array_api_strict", "torch")
 COLUMNS = {"numerical": "vs finite diff", "autodiff": "vs autodiff", "torch": "vs torch"}
@@ -46,19 +47,18 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[str], str, list[str
     missing = [b for b in backends if b not in installed]
     if missing:
         raise SystemExit(f"check: backend(s) not installed: {', '.join(missing)}")
-    oracles = args.oracle or (["numerical", "autodiff"] if "jax" in installed else ["numerical"])
-    needs = {"autodiff": ("jax", "JAX", "jax"), "torch": ("torch", "PyTorch", "torch")}
-    for oracle in oracles:
-        if oracle in needs and needs[oracle][0] not in installed:
-            _, lib, extra = needs[oracle]
-            raise SystemExit(f"check: the {oracle} oracle needs {lib}: "
-                             f"pip install 'portable-layers[{extra}]'")
+    if args.oracle:
+        oracles, notes = list(args.oracle), []
+        for oracle in oracles:
+            if not available(oracle):
+                _, lib, extra = REQUIRES[oracle]
+                raise SystemExit(f"check: the {oracle} oracle needs {lib}: "
+                                 f"pip install 'portable-layers[{extra}]'")
+    else:
+        chosen, left_out = default_oracles()
+        oracles, notes = list(chosen), list(left_out)
     if args.sampled is not None and args.sampled < 1:
         raise SystemExit(f"check: --sampled takes a positive number of entries, got {args.sampled}")
-    notes = []
-    if "jax" not in installed and not args.oracle:
-        notes.append("JAX is not installed: autodiff oracle skipped "
-                     "(pip install 'portable-layers[jax]')")
     mode = "fast" if args.fast else "sampled" if args.sampled else "full"
     return backends, oracles, mode, notes
 
@@ -85,7 +85,7 @@ def format_table(results: list[tuple[str, str, LayerCheck]], oracles: list[str])
     header = ("layer", "backend", "dtype", "forward", *(COLUMNS[o] for o in oracles), "status")
     body = []
     for backend, dtype, r in results:
-        failed = [f"d{c.input} vs {c.oracle}" for c in r.checks if not c.ok]
+        failed = [f"{c.gradient} vs {c.oracle}" for c in r.checks if not c.ok]
         status = "ok" if r.ok else "FAIL " + "; ".join(failed + list(r.problems))
         body.append((r.name, backend, dtype, "ok" if r.forward_ok else "FAIL",
                      *(_fmt(r.worst(o)) for o in oracles), status))

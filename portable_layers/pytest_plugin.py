@@ -7,7 +7,8 @@ Installed with the package (entry point ``pytest11``), so in any project that ha
         x = xp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
         assert_gradients(my_forward, my_backward, (x,))
 
-runs ``test_my_layer`` on every installed backend.  The backends come from
+runs ``test_my_layer`` on every installed backend (against finite differences and,
+when JAX is installed, autodiff).  The backends come from
 ``--backend NAME`` (repeatable), else the ``PORTABLE_LAYERS_BACKENDS`` environment
 variable (comma-separated), else ``all``: every installed one of ``numpy``,
 ``numpy_readonly`` (NumPy whose ``asarray`` returns read-only arrays, so a layer that
@@ -102,7 +103,11 @@ def xp(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def assert_gradients() -> Any:
-    """:func:`portable_layers.gradient_check.assert_layer_gradients`."""
+    """:func:`portable_layers.gradient_check.assert_layer_gradients`.
+
+    Without JAX it checks against finite differences alone; the returned result's
+    ``notes`` say that the autodiff oracle was skipped.
+    """
     return assert_layer_gradients
 
 

@@ -166,3 +166,87 @@ def test_at_a_kink_the_oracles_legitimately_disagree(xp: Any) -> None:
     if "jax" in _compat.installed_backends():
         (auto,) = autodiff_vjp(lambda v: pl.relu_forward(v)[0], (x,), ones)
         np.testing.assert_allclose(_compat.to_numpy(auto), [[0.0, 0.5, 1.0]])
+
+
+NO_JAX = (  # every meta-path finder wrapped to find no jax: as if it were not installed
+    "import sys\n"
+    "class Hide:\n"
+    "    def __init__(self, inner):\n"
+    "        self.inner = inner\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in ('jax', 'jaxlib'):\n"
+    "            return None\n"
+    "        return self.inner.find_spec(name, path, target)\n"
+    "    def __getattr__(self, attr):\n"
+    "        return getattr(self.inner, attr)\n"
+    "sys.meta_path[:] = [Hide(f) for f in sys.meta_path]\n"
+)
+
+
+def test_check_layer_drops_autodiff_with_a_note_when_jax_is_missing(xp: Any) -> None:
+    """In-process: the real situation in the tests-nojax session, the default here."""
+    from portable_layers.gradient_check.oracles import available
+
+    x = randn(xp, 3, 4, seed=1)
+    result = pl.check_layer(pl.tanh_forward, pl.tanh_backward, (x,))
+    assert result.ok, str(result)
+    if available("autodiff"):
+        assert {c.oracle for c in result.checks} == {"numerical", "autodiff"}
+        assert result.notes == ()
+    else:
+        assert {c.oracle for c in result.checks} == {"numerical"}
+        assert "JAX is not installed: autodiff oracle skipped" in str(result)
+        with pytest.raises(ImportError, match="the autodiff oracle needs JAX"):
+            pl.check_layer(pl.tanh_forward, pl.tanh_backward, (x,),
+                           oracles=("numerical", "autodiff"))
+
+
+def test_without_jax_check_layer_assert_and_the_plugin_drop_autodiff(tmp_path: Any) -> None:
+    """A process where ``import jax`` fails: notes, not ImportErrors, unless asked for."""
+    code = NO_JAX + (
+        "import numpy as np, portable_layers as pl\n"
+        "from portable_layers.gradient_check import assert_layer_gradients\n"
+        "x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)\n"
+        "r = pl.check_layer(pl.tanh_forward, pl.tanh_backward, (x,))\n"
+        "print('ORACLES', sorted({c.oracle for c in r.checks}), r.ok)\n"
+        "print('NOTES', list(r.notes))\n"
+        "r = assert_layer_gradients(pl.tanh_forward, pl.tanh_backward, (x,), mode='fast')\n"
+        "print('ASSERT', sorted({c.oracle for c in r.checks}), len(r.notes))\n"
+        "try:\n"
+        "    pl.check_layer(pl.tanh_forward, pl.tanh_backward, (x,), oracles=('autodiff',))\n"
+        "except ImportError as e:\n"
+        "    print('EXPLICIT', e)\n"
+        "print('JAX LOADED', 'jax.numpy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "ORACLES ['numerical'] True" in out.stdout
+    assert "NOTES [\"JAX is not installed: autodiff oracle skipped" in out.stdout
+    assert "ASSERT ['numerical'] 1" in out.stdout
+    assert ("EXPLICIT check_layer: the autodiff oracle needs JAX; install it with "
+            "pip install 'portable-layers[jax]'") in out.stdout
+    assert "JAX LOADED False" in out.stdout
+    user_test = tmp_path / "test_user_layer.py"
+    user_test.write_text(
+        "import numpy as np\n\n"
+        "def test_square(xp, assert_gradients):\n"
+        "    x = xp.asarray(np.random.default_rng(0).normal(size=(3, 2)))\n"
+        "    result = assert_gradients(lambda v: (v * v, v), lambda d, v: 2 * v * d, (x,))\n"
+        "    assert [c.oracle for c in result.checks] == ['numerical']\n"
+        "    assert 'autodiff oracle skipped' in result.notes[0]\n"
+    )
+    plugin = NO_JAX + (
+        "import pytest\n"
+        f"sys.exit(pytest.main([{str(user_test)!r}, '-q', '-p', 'no:cacheprovider', "
+        "'-p', 'portable_layers.pytest_plugin', '--backend', 'numpy']))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", plugin], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+
+
+def test_rel_error_names_both_libraries() -> None:
+    import array_api_strict
+
+    with pytest.raises(TypeError, match=r"rel_error: .*x is numpy, y is array_api_strict"):
+        rel_error(np.ones(2), array_api_strict.ones(2, dtype=array_api_strict.float64))

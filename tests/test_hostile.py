@@ -541,7 +541,29 @@ EXTRA: list[Row] = [
     _row("numerical_vjp", "inputs:int", lambda xp: gc.numerical_vjp(
         lambda x, y: x * 2.0, (xp.asarray(X4), hostile("int", X4, xp)), xp.asarray(X4)),
          Result("None for the integer input", lambda r, xp: _equal(r[1] is None, True))),
+    # gradient_check: the seed's contract (i12-gc)
+    _row("grad_check_sparse", "x:int", lambda xp: gc.grad_check_sparse(
+        lambda v: v, hostile("int", X4, xp), np.ones(X4.shape)),
+         Raises(TypeError, ("grad_check_sparse", "x"))),
+    _row("grad_check_sparse", "analytic_grad:shape", lambda xp: gc.grad_check_sparse(
+        lambda v: v, xp.asarray(X4), np.ones(5)),
+         Raises(ValueError, ("grad_check_sparse", "analytic_grad"))),
+    _row("grad_check_sparse", "num_checks=-1", lambda xp: gc.grad_check_sparse(
+        lambda v: v, xp.asarray(X4), np.ones(X4.shape), num_checks=-1),
+         Raises(ValueError, ("grad_check_sparse", "num_checks"))),
+    _row("rel_error", "two libraries", lambda xp: pl.rel_error(
+        xp.asarray(X4), _other_library(xp, X4)),
+         Raises(TypeError, ("rel_error",))),
 ]
+
+
+def _other_library(xp: Any, a: np.ndarray) -> Any:
+    """``a`` as an array of a library other than ``xp``'s (array_api_strict or NumPy)."""
+    import array_api_strict
+
+    if _compat.array_namespace("t", a=xp.asarray(0.0)) is _compat.get_namespace("numpy"):
+        return array_api_strict.asarray(a)
+    return np.asarray(a)
 
 
 def _equal(a: Any, b: Any) -> None:

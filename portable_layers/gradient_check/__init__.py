@@ -1,0 +1,115 @@
+"""Gradient checking: finite differences and JAX autodiff as two independent oracles.
+
+A hand-written backward pass computes the vector-Jacobian product (VJP)
+``d/d(input) sum(forward(*inputs) * dout)`` for every input.  This package computes
+the same quantity other ways and compares.  Its parts:
+
+* :mod:`.differences`: the one central-difference kernel; the seed's helpers
+  (:func:`eval_numerical_gradient`, :func:`eval_numerical_gradient_array`,
+  :func:`grad_check_sparse`) with the seed's in-place contract; and
+  :func:`numerical_vjp`, central differences on the inputs' own backend.
+* :mod:`.oracles`: the table of oracles (``"numerical"``, ``"autodiff"`` by
+  ``jax.vjp`` in float64 whatever backend the inputs come from, ``"torch"`` by
+  ``torch.autograd``) and which library each needs.
+* :mod:`.reports`: :func:`rel_error`, :func:`scaled_error`, :func:`tolerance` and the
+  result objects.
+* :mod:`.check`: :func:`check_layer` (full, sampled and fast modes),
+  :func:`fast_check`, :func:`assert_layer_gradients`.
+
+Kinks
+-----
+At a point where the function is not differentiable, the oracles legitimately
+disagree: ReLU's hand-written backward uses the subgradient 0 at ``x == 0``, JAX's
+gradient of ``maximum(x, 0)`` there is 0.5, and a central difference straddling the
+kink gives the average slope of the two sides.  The same holds at the hinge of the
+SVM loss (a margin of exactly 0) and at ties in a max.  A central difference with
+step ``h`` is also wrong whenever a kink lies within ``h`` of the point.  So checks
+must use inputs a safe distance (well above ``h``) from every kink; the cases in
+:mod:`portable_layers.cases` are built that way.
+
+Tolerances
+----------
+:func:`check_layer` compares with the *scaled error*
+``max|analytic - oracle| / max(max|oracle|, tiny)``, which, unlike the seed's
+element-wise :func:`rel_error`, does not blow up on entries that are zero up to
+rounding.  The default tolerances follow the dtype of the hand-written result:
+
+====================  ===========  ==============================================
+oracle                float64      float32 (and other dtypes: see ``tolerance``)
+====================  ===========  ==============================================
+``"autodiff"``        1e-8         1e-4: some 1000 float32 roundings
+``"numerical"``       1e-6         1e-4
+fast mode             3e-5         1e-4 (over 100 times the measured noise floors)
+====================  ===========  ==============================================
+
+The autodiff oracle is exact up to float64 rounding, so its float64 tolerance
+leaves room only for rounding in the layer itself.  Central differences with
+``h = 1e-5`` in float64 carry a truncation error of order ``h**2 * f'''`` (1e-10)
+and a rounding error of order ``eps * |f| / h`` (1e-11 * |f|), so 1e-6 allows
+for functions with a large value or curvature.  Both oracles always run in
+float64 (float32 inputs are promoted, on JAX inside ``jax.enable_x64``), so for a
+float32 layer the error measured is the layer's own float32 rounding, bounded by
+about ``n * eps32`` for sums of ``n`` terms.  The fast mode's tolerances come from
+its noise floor as ``benchmarks/bench_fastmode.py`` measures it.
+"""
+
+from __future__ import annotations
+
+from .check import (
+    FAST_STEP,
+    MODES,
+    STEP,
+    assert_layer_gradients,
+    check_layer,
+    fast_check,
+)
+from .differences import (
+    _jax_batched_differences,
+    eval_numerical_gradient,
+    eval_numerical_gradient_array,
+    grad_check_sparse,
+    numerical_vjp,
+)
+from .oracles import (
+    DEFAULT_ORACLES,
+    ORACLE_FUNCTIONS,
+    ORACLES,
+    autodiff_vjp,
+    torch_vjp,
+)
+from .reports import (
+    FAST_TOLERANCE,
+    Entry,
+    GradientCheck,
+    LayerCheck,
+    rel_error,
+    scaled_error,
+    tolerance,
+)
+
+__all__ = [
+    "DEFAULT_ORACLES",
+    "FAST_STEP",
+    "FAST_TOLERANCE",
+    "MODES",
+    "ORACLES",
+    "ORACLE_FUNCTIONS",
+    "STEP",
+    "Entry",
+    "GradientCheck",
+    "LayerCheck",
+    "assert_layer_gradients",
+    "autodiff_vjp",
+    "check_layer",
+    "eval_numerical_gradient",
+    "eval_numerical_gradient_array",
+    "fast_check",
+    "grad_check_sparse",
+    "numerical_vjp",
+    "rel_error",
+    "scaled_error",
+    "tolerance",
+    "torch_vjp",
+]
+
+_ = _jax_batched_differences  # used by benchmarks/bench_gradcheck.py
