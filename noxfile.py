@@ -27,6 +27,7 @@ nox.options.sessions = [
     "tests-dask",
     "lint",
     "typecheck",
+    "notebook",
 ]
 
 # Extras every test session needs besides its backend: pytest, hypothesis and
@@ -129,3 +130,21 @@ def bench(session: nox.Session) -> None:
             out = os.path.join("bench-results", script.removesuffix(".py") + ".json")
             session.run("python", os.path.join("benchmarks", script), "--out", out,
                         *session.posargs)
+
+
+NOTEBOOK = "examples/understanding_layers.ipynb"
+_EXECUTE = (
+    "import sys, nbformat; from nbclient import NotebookClient; "
+    "nb = nbformat.read(sys.argv[1], as_version=4); "
+    "NotebookClient(nb, timeout=600, kernel_name='python3').execute()"
+)
+
+
+@nox.session
+def notebook(session: nox.Session) -> None:
+    """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch)."""
+    _install_torch(session)
+    session.install(".[notebook,plot,digits,jax]")
+    for backend in ("numpy", "jax", "torch"):
+        session.run("python", "-c", _EXECUTE, NOTEBOOK,
+                    env={"PORTABLE_LAYERS_BACKEND": backend})
