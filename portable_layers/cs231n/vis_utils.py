@@ -4,7 +4,7 @@ Examples
 --------
 >>> import numpy as np
 >>> visualize_grid(np.random.default_rng(0).random((5, 7, 7, 3))).shape
-(22, 22, 3)
+(23, 23, 3)
 """
 
 from __future__ import annotations
