@@ -28,6 +28,7 @@ nox.options.sessions = [
     "lint",
     "typecheck",
     "bench-smoke",
+    "notebook",
 ]
 
 # Extras every test session needs besides its backend: pytest, hypothesis and
@@ -142,3 +143,30 @@ def bench_smoke(session: nox.Session) -> None:
     session.run("python", "benchmarks/run_suite.py", "--smoke", "--runs", "1",
                 "--results", os.path.join(tmp, "bench-smoke"),
                 "--readme-output", os.path.join(tmp, "README.rendered.md"))
+    """Benchmarks: ratios against the alternatives, measured in the same run."""
+    _install_torch(session)
+    session.install(".[jax]")
+    os.makedirs("bench-results", exist_ok=True)
+    for script in sorted(os.listdir("benchmarks")):
+        if script.startswith("bench_") and script.endswith(".py"):
+            out = os.path.join("bench-results", script.removesuffix(".py") + ".json")
+            session.run("python", os.path.join("benchmarks", script), "--out", out,
+                        *session.posargs)
+
+
+NOTEBOOK = "examples/understanding_layers.ipynb"
+_EXECUTE = (
+    "import sys, nbformat; from nbclient import NotebookClient; "
+    "nb = nbformat.read(sys.argv[1], as_version=4); "
+    "NotebookClient(nb, timeout=600, kernel_name='python3').execute()"
+)
+
+
+@nox.session
+def notebook(session: nox.Session) -> None:
+    """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch)."""
+    _install_torch(session)
+    session.install(".[notebook,plot,digits,jax]")
+    for backend in ("numpy", "jax", "torch"):
+        session.run("python", "-c", _EXECUTE, NOTEBOOK,
+                    env={"PORTABLE_LAYERS_BACKEND": backend})

@@ -1,0 +1,60 @@
+"""The body shared by the compatibility models: parameters, backend, dtype, L2 term."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ... import _compat
+from ... import layers as L
+from .. import _util
+
+Array = Any
+
+
+class CourseModel:
+    """CS231n's model interface: a plain ``params`` dict, ``reg``, ``loss(X, y=None)``.
+
+    ``params`` and ``reg`` are plain attributes read at every ``loss`` call, so
+    ``model.params['W1'] = ...`` and ``model.reg = 1.0`` take effect; a value assigned
+    from another library or dtype (a NumPy ``np.linspace`` on a PyTorch model) is moved
+    to the model's backend and dtype when used.  ``X`` and ``y`` may be NumPy arrays
+    whatever the backend.
+    """
+
+    params: dict[str, Array]
+    reg: float
+
+    def _init_backend(self, func: str, reg: float, dtype: Any, xp: Any, device: Any) -> None:
+        self.reg = reg
+        self.xp, self.dtype = _util.resolve(func, xp, dtype)
+        self.device = device
+        self.params = {}
+
+    def _finish(self, host: dict[str, np.ndarray]) -> None:
+        """Store host parameters cast to the model's dtype, on its backend."""
+        self.params = {k: _compat.from_numpy(v, self.xp, dtype=self.dtype, device=self.device)
+                       for k, v in host.items()}
+
+    def _inputs(self, X: Any, y: Any) -> tuple[Array, Array | None]:
+        X = _util.move(X, self.xp, self.dtype, self.device)
+        if y is not None:
+            y = _util.move(y, self.xp, None, self.device)
+        return X, y
+
+    def _current(self) -> dict[str, Array]:
+        return {k: _util.move(v, self.xp, self.dtype, self.device) for k, v in self.params.items()}
+
+    def _loss(self, scores: Array, y: Array, p: dict[str, Array],
+              backward: Any) -> tuple[float, dict[str, Array]]:
+        """Softmax loss plus ``0.5 * reg * sum(W**2)`` over the weights, and the gradients."""
+        xp = self.xp
+        data_loss, dscores = L.softmax_loss(scores, y)
+        grads = backward(dscores)
+        weights = [k for k in p if k.startswith("W")]
+        reg = float(self.reg)
+        loss = float(data_loss) + 0.5 * reg * sum(float(xp.sum(p[k] * p[k])) for k in weights)
+        if reg:
+            grads = {k: g + reg * p[k] if k in weights else g for k, g in grads.items()}
+        return loss, grads
