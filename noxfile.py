@@ -143,15 +143,6 @@ def bench_smoke(session: nox.Session) -> None:
     session.run("python", "benchmarks/run_suite.py", "--smoke", "--runs", "1",
                 "--results", os.path.join(tmp, "bench-smoke"),
                 "--readme-output", os.path.join(tmp, "README.rendered.md"))
-    """Benchmarks: ratios against the alternatives, measured in the same run."""
-    _install_torch(session)
-    session.install(".[jax]")
-    os.makedirs("bench-results", exist_ok=True)
-    for script in sorted(os.listdir("benchmarks")):
-        if script.startswith("bench_") and script.endswith(".py"):
-            out = os.path.join("bench-results", script.removesuffix(".py") + ".json")
-            session.run("python", os.path.join("benchmarks", script), "--out", out,
-                        *session.posargs)
 
 
 NOTEBOOK = "examples/understanding_layers.ipynb"
