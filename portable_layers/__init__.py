@@ -48,6 +48,7 @@ from .layers import (
 )
 from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 from .solver import Solver
+from .train_step import TrainState, init_train_state, make_train_step
 
 __version__ = "0.1.0"
 
@@ -104,4 +105,8 @@ __all__ = [
     "svm_loss",
     "tanh_backward",
     "tanh_forward",
+    # the pure training step (issue 11)
+    "TrainState",
+    "init_train_state",
+    "make_train_step",
 ]
