@@ -221,7 +221,8 @@ class _Model:
                 return v
             return type(v).__name__
         shapes = tuple((k, tuple(v.shape), str(v.dtype)) for k, v in self._params.items())
-        attrs = plain({k: v for k, v in vars(self).items() if k not in ("_params", "_calls")})
+        values = ("_params", "_calls", "_dropout_base", "_scale")  # used before training only
+        attrs = plain({k: v for k, v in vars(self).items() if k not in values})
         return (type(self), _compat.backend_name(self.xp), shapes, attrs)
 
     # -- loss ------------------------------------------------------------------------------
