@@ -158,10 +158,9 @@ def _jitted_epoch() -> Any:
 
 
 def optax_step(data: dict[str, np.ndarray], epochs: int) -> float:
-    import jax
     import jax.numpy as jnp
 
-    opt, step, accuracy = _optax_parts()
+    opt, _, accuracy = _optax_parts()
     jstep = _jitted_step()
     X, y = jnp.asarray(data["X_train"]), jnp.asarray(data["y_train"])
     Xv, yv = jnp.asarray(data["X_val"]), jnp.asarray(data["y_val"])
@@ -177,7 +176,6 @@ def optax_step(data: dict[str, np.ndarray], epochs: int) -> float:
 
 
 def optax_scan(data: dict[str, np.ndarray], epochs: int) -> float:
-    import jax
     import jax.numpy as jnp
 
     opt, _, accuracy = _optax_parts()

@@ -187,7 +187,7 @@ class Solver:
 
     @staticmethod
     def _model_backend(model: Any) -> tuple[Any, Any, Any]:
-        params = getattr(model, "params", None)
+        params: Any = getattr(model, "params", None)
         missing = []
         if not isinstance(params, dict) or not params:
             missing.append("a non-empty params dict (model.params)")

@@ -141,17 +141,18 @@ def loss_function(model: Any) -> tuple[Callable[..., Any], bool]:
     ``model.params`` gets them assigned first (eager only).
     """
     func = "make_train_step"
-    params = getattr(model, "params", None)
-    loss = getattr(model, "loss", None)
+    params: Any = getattr(model, "params", None)
+    loss: Any = getattr(model, "loss", None)
+    apply: Any = getattr(model, "apply", None)
+    ours = callable(apply) and callable(getattr(model, "signature", None))
     missing = []
     if not isinstance(params, dict) or not params:
         missing.append("a non-empty params dict (model.params)")
-    if not callable(loss) and not callable(getattr(model, "apply", None)):
+    if not callable(loss) and not ours:
         missing.append("a loss(X, y) method")
     if missing:
         raise TypeError(f"{func}: model {type(model).__name__} lacks " + " and ".join(missing))
-    apply = getattr(model, "apply", None)
-    if callable(apply) and callable(getattr(model, "signature", None)):
+    if ours:
         def pure(p: Any, s: Any, X: Array, y: Array, seed: Any) -> Any:
             return apply(X, y, params=p, state=s, dropout_seed=seed)
 

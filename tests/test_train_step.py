@@ -116,7 +116,8 @@ def test_solver_names_what_a_model_lacks(xp: Any) -> None:
     data = digits_like()
 
     class NoLoss:
-        params = {"W": ns.asarray(np.zeros((6, 3)))}
+        def __init__(self) -> None:
+            self.params = {"W": ns.asarray(np.zeros((6, 3)))}
 
     class NoParams:
         def loss(self, X: Any, y: Any = None) -> Any:
