@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _compat
+from . import _compat, optim
 from .train_step import TrainState, loss_function, make_train_step
 
 Array = Any
@@ -51,7 +51,11 @@ class Placement:
 
     def __init__(self, model: Any, xp: Any, update_rule: Any, mesh: Any) -> None:
         self.xp, self.mesh = xp, mesh
-        step = make_train_step(model, update_rule)
+        self._known_rule = isinstance(update_rule, str)  # its config keeps its structure
+        # NumPy and adam: the Solver owns its copy of the parameters and the optimiser
+        # state, so the update writes into them (no temporaries per parameter).
+        self.in_place = update_rule == "adam" and _compat.backend_name(xp) == "numpy"
+        step = make_train_step(model, optim._adam_in_place if self.in_place else update_rule)
         self.jax = _compat.is_jax_namespace(xp) and step.pure  # type: ignore[attr-defined]
         signature = getattr(model, "signature", None)
         structure = signature() if callable(signature) else ("instance", id(model))
@@ -70,6 +74,12 @@ class Placement:
 
     # -- data and state placement ---------------------------------------------------------
 
+    def own(self, params: dict[str, Array]) -> dict[str, Array]:
+        """Parameters the step may write into: copies when it updates in place."""
+        if not self.in_place:
+            return dict(params)
+        return {k: self.xp.asarray(v, copy=True) for k, v in params.items()}
+
     def put_state(self, state: TrainState) -> TrainState:
         """On a mesh: every array of the state replicated on each device."""
         if self.mesh is None:
@@ -84,12 +94,13 @@ class Placement:
                 _compat.jax_shard_rows("Solver", y, self.mesh))
 
     def can_scan(self, X: Array, budget: int) -> bool:
-        """Whether a whole epoch runs as one compiled ``lax.scan`` (JAX, one device,
-        training data in memory within ``budget`` bytes)."""
+        """Whether a whole epoch runs as one compiled ``lax.scan`` (JAX, one device, a
+        named update rule, training data in memory within ``budget`` bytes).  (A custom
+        rule's config may grow keys on its first step, which a scan's carry cannot.)"""
         from ._solver_data import nbytes
 
-        return (self.jax and self.mesh is None and not _compat.is_dask_array(X)
-                and nbytes(X) <= budget)
+        return (self.jax and self.mesh is None and self._known_rule
+                and not _compat.is_dask_array(X) and nbytes(X) <= budget)
 
     # -- running --------------------------------------------------------------------------
 

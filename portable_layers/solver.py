@@ -285,7 +285,7 @@ class Solver:
     def _from_model(self) -> None:
         """Start from the model's current parameters and statistics (CS231n reads them)."""
         params = self._placement.put_state(self._state._replace(
-            params=dict(self.model.params),
+            params=self._placement.own(self.model.params),
             model_state=dict(getattr(self.model, "state", {}) or {})))
         self._state = params
 
@@ -312,7 +312,7 @@ class Solver:
                f"val acc: {val_acc:.4f}")
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
-            self.best_params = dict(state.params)
+            self.best_params = self._placement.own(state.params)
             self._best_model_state = dict(state.model_state)
         if self.checkpoint_name is not None:
             self._save_checkpoint()
