@@ -82,27 +82,13 @@ def _keep_ratio(func: str, value: Any) -> float:
     return float(value)
 
 
-class _Model:
-    """Shared body of the models: parameters, L2 term, state, ``loss`` and ``predict``.
+class _Parameters:
+    """The parameter container: ``params`` and ``state`` (running statistics), ``reg``,
+    the structure :meth:`signature`, on one namespace, dtype and device.
 
-    A subclass creates its parameters with :meth:`_setup` and :meth:`_weights`, and
-    implements :meth:`_forward`: scores and a closure computing the gradients.
+    A subclass creates its parameters with :meth:`_setup`, :meth:`_weights` and
+    :meth:`_finish`.
     """
-
-    affine_forward = staticmethod(L.affine_forward)
-    affine_backward = staticmethod(L.affine_backward)
-    relu_forward = staticmethod(L.relu_forward)
-    relu_backward = staticmethod(L.relu_backward)
-    leaky_relu_forward = staticmethod(L.leaky_relu_forward)
-    leaky_relu_backward = staticmethod(L.leaky_relu_backward)
-    sigmoid_forward = staticmethod(L.sigmoid_forward)
-    sigmoid_backward = staticmethod(L.sigmoid_backward)
-    tanh_forward = staticmethod(L.tanh_forward)
-    tanh_backward = staticmethod(L.tanh_backward)
-    affine_relu_forward = staticmethod(L.affine_relu_forward)
-    affine_relu_backward = staticmethod(L.affine_relu_backward)
-    svm_loss = staticmethod(L.svm_loss)
-    softmax_loss = staticmethod(L.softmax_loss)
 
     bn_params: list[dict[str, Any]]
     dropout_param: dict[str, Any]
@@ -185,24 +171,6 @@ class _Model:
                 if value is not None:
                     bn[key] = value
 
-    @property
-    def uses_dropout(self) -> bool:
-        """Whether train mode applies dropout (keep ratio below 1)."""
-        return self.dropout_param.get("p", 1.0) < 1.0
-
-    def _dropout(self, x: Array, mode: str, seed: Any, layer: int) -> tuple[Array, Any]:
-        """Dropout of hidden layer ``layer`` with its own mask, from (``seed``, ``layer``).
-
-        ``dropout_param['seed']``, when set, replaces ``seed`` (CS231n's fixed masks).
-        With neither, the masks come from fresh OS entropy (eager only).
-        """
-        if not self.uses_dropout:
-            return x, None
-        fixed = self.dropout_param.get("seed")
-        base = fixed if fixed is not None else seed
-        layer_seed = None if base is None or mode == "test" else _compat.derive_seed(base, layer)
-        return L.dropout_forward(x, {**self.dropout_param, "mode": mode, "seed": layer_seed})
-
     def signature(self) -> tuple[Any, ...]:
         """What determines the model's computation (not its values): a hashable key.
 
@@ -225,57 +193,27 @@ class _Model:
         attrs = plain({k: v for k, v in vars(self).items() if k not in values})
         return (type(self), _compat.backend_name(self.xp), shapes, attrs)
 
-    # -- loss ------------------------------------------------------------------------------
 
-    def loss(
-        self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None
-    ) -> Any:
-        """Scores for ``X`` (when ``y`` is None, test mode), or ``(loss, grads)`` (train mode).
+class _PureModel(_Parameters):
+    """The pure form: :meth:`apply` over the subclass hook :meth:`_forward`."""
 
-        The eager CS231n convenience over :meth:`apply`: in train mode the new running
-        statistics are stored in ``bn_params`` and, unless ``dropout_param['seed']`` is
-        set, each call draws fresh dropout masks.
+    @property
+    def uses_dropout(self) -> bool:
+        """Whether train mode applies dropout (keep ratio below 1)."""
+        return self.dropout_param.get("p", 1.0) < 1.0
 
-        Parameters
-        ----------
-        X : floating array of shape (N, ...) (see the model for the feature shape)
-        y : integer array of shape (N,), optional
-        params : dict, optional
-            Parameters to use instead of ``self.params``.
+    def _dropout(self, x: Array, mode: str, seed: Any, layer: int) -> tuple[Array, Any]:
+        """Dropout of hidden layer ``layer`` with its own mask, from (``seed``, ``layer``).
 
-        Returns
-        -------
-        scores : array of shape (N, C), when ``y`` is None
-        (loss, grads) : 0-d array and a dict of gradients keyed like ``params``;
-            the loss includes ``0.5 * reg * sum(W**2)`` over the weights.
-
-        Raises
-        ------
-        ValueError
-            In train mode inside ``jax.jit`` when the model has batch normalization
-            or dropout without a fixed seed: that state must be threaded, so use
-            :meth:`apply` or :func:`portable_layers.make_train_step` there.
+        ``dropout_param['seed']``, when set, replaces ``seed`` (CS231n's fixed masks).
+        With neither, the masks come from fresh OS entropy (eager only).
         """
-        train = y is not None
-        seed = None
-        if train:
-            p = self._params if params is None else params
-            traced = any(_compat.is_traced(v) for v in (X, *p.values()))
-            needs_seed = self.uses_dropout and self.dropout_param.get("seed") is None
-            if traced and (self.state or needs_seed):
-                what = "batch normalization's running statistics" if self.state else (
-                    "a fresh dropout mask per call")
-                msg = (f"{type(self).__name__}.loss: under jax.jit, {what} cannot be kept on "
-                       "the model; thread the state with model.apply(X, y, params=..., "
-                       "state=..., dropout_seed=...) or portable_layers.make_train_step")
-                raise ValueError(msg)
-            if needs_seed:
-                self._calls += 1
-                seed = _compat.derive_seed(self._dropout_base, self._calls)
-        result, new_state = self.apply(X, y, params=params, dropout_seed=seed)
-        if train and new_state:
-            self._store(new_state)
-        return result
+        if not self.uses_dropout:
+            return x, None
+        fixed = self.dropout_param.get("seed")
+        base = fixed if fixed is not None else seed
+        layer_seed = None if base is None or mode == "test" else _compat.derive_seed(base, layer)
+        return L.dropout_forward(x, {**self.dropout_param, "mode": mode, "seed": layer_seed})
 
     def apply(
         self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None,
@@ -336,6 +274,81 @@ class _Model:
         Pure otherwise: nothing is read from or stored on ``self`` but configuration.
         """
         raise NotImplementedError
+
+
+class _Model(_PureModel):
+    """A model with CS231n's conveniences on top of the pure form: the layer functions as
+    methods, the stateful eager :meth:`loss` (``bn_params``) and :meth:`predict`.
+
+    A subclass implements :meth:`_forward` (see there) and builds its parameters
+    (see :class:`_Parameters`).
+    """
+
+    affine_forward = staticmethod(L.affine_forward)
+    affine_backward = staticmethod(L.affine_backward)
+    relu_forward = staticmethod(L.relu_forward)
+    relu_backward = staticmethod(L.relu_backward)
+    leaky_relu_forward = staticmethod(L.leaky_relu_forward)
+    leaky_relu_backward = staticmethod(L.leaky_relu_backward)
+    sigmoid_forward = staticmethod(L.sigmoid_forward)
+    sigmoid_backward = staticmethod(L.sigmoid_backward)
+    tanh_forward = staticmethod(L.tanh_forward)
+    tanh_backward = staticmethod(L.tanh_backward)
+    affine_relu_forward = staticmethod(L.affine_relu_forward)
+    affine_relu_backward = staticmethod(L.affine_relu_backward)
+    svm_loss = staticmethod(L.svm_loss)
+    softmax_loss = staticmethod(L.softmax_loss)
+
+
+    def loss(
+        self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None
+    ) -> Any:
+        """Scores for ``X`` (when ``y`` is None, test mode), or ``(loss, grads)`` (train mode).
+
+        The eager CS231n convenience over :meth:`apply`: in train mode the new running
+        statistics are stored in ``bn_params`` and, unless ``dropout_param['seed']`` is
+        set, each call draws fresh dropout masks.
+
+        Parameters
+        ----------
+        X : floating array of shape (N, ...) (see the model for the feature shape)
+        y : integer array of shape (N,), optional
+        params : dict, optional
+            Parameters to use instead of ``self.params``.
+
+        Returns
+        -------
+        scores : array of shape (N, C), when ``y`` is None
+        (loss, grads) : 0-d array and a dict of gradients keyed like ``params``;
+            the loss includes ``0.5 * reg * sum(W**2)`` over the weights.
+
+        Raises
+        ------
+        ValueError
+            In train mode inside ``jax.jit`` when the model has batch normalization
+            or dropout without a fixed seed: that state must be threaded, so use
+            :meth:`apply` or :func:`portable_layers.make_train_step` there.
+        """
+        train = y is not None
+        seed = None
+        if train:
+            p = self._params if params is None else params
+            traced = any(_compat.is_traced(v) for v in (X, *p.values()))
+            needs_seed = self.uses_dropout and self.dropout_param.get("seed") is None
+            if traced and (self.state or needs_seed):
+                what = "batch normalization's running statistics" if self.state else (
+                    "a fresh dropout mask per call")
+                msg = (f"{type(self).__name__}.loss: under jax.jit, {what} cannot be kept on "
+                       "the model; thread the state with model.apply(X, y, params=..., "
+                       "state=..., dropout_seed=...) or portable_layers.make_train_step")
+                raise ValueError(msg)
+            if needs_seed:
+                self._calls += 1
+                seed = _compat.derive_seed(self._dropout_base, self._calls)
+        result, new_state = self.apply(X, y, params=params, dropout_seed=seed)
+        if train and new_state:
+            self._store(new_state)
+        return result
 
     def predict(self, X: Array) -> Array:
         """Predicted class labels, shape (N,)."""
