@@ -208,10 +208,18 @@ def _import_for(name: str) -> None:
     import portable_layers  # noqa: F401
 
     if "torch" in name:
-        import torch  # noqa: F401
+        _torch_threads()
     if "jax" in name or "optax" in name:
         import jax  # noqa: F401
         import optax  # noqa: F401
+
+
+def _torch_threads() -> None:
+    """One intra-op thread for both PyTorch contenders (tiny matrices; on a shared machine
+    more threads only contend)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def cold(name: str, epochs: int) -> tuple[float, float]:
@@ -234,6 +242,7 @@ def main() -> None:
     args = p.parse_args()
     epochs = 2 if args.smoke else EPOCHS
     repeats = 1 if args.smoke else args.repeats
+    _torch_threads()
     data = digits()
     colds: dict[str, float] = {}
     accuracy: dict[str, float] = {}
@@ -244,6 +253,7 @@ def main() -> None:
             colds[name] = time.perf_counter() - t
         else:
             colds[name], accuracy[name] = cold(name, epochs)
+        print(f"  cold {name}: {colds[name]:.3f} s, val acc {accuracy[name]:.3f}", flush=True)
     runs = {name: (lambda f=f: f(data, epochs)) for name, f in CONTENDERS.items()}
     times = interleaved(runs, repeats=repeats, warmup=0 if args.smoke else 1)
     warm = {name: statistics.median(t) for name, t in times.items()}

@@ -115,12 +115,18 @@ class Placement:
         rows = self.xp.asarray(idx.astype(np.int32), device=dev)
         return self._epoch(state, X, y, rows, self.xp.asarray(snap_at, dtype=self.xp.int32))
 
-    def count_correct(self, state: TrainState, X: Array, y: Array, batch_size: int) -> float:
-        """How many rows of ``X`` the state's parameters classify as ``y``."""
+    def count_correct(self, state: TrainState, X: Array, y: Array, batch_size: int,
+                      idx: np.ndarray | None = None) -> float:
+        """How many rows of ``X`` (rows ``idx`` only, on JAX) the state's parameters
+        classify as ``y``; on JAX one compiled call, the rows selected inside it."""
         if self.jax:
             if self.mesh is not None:  # on the params' devices (they are replicated there)
                 X, y = _compat.jax_replicate((X, y), self.mesh)
-            return float(self._count(state.params, state.model_state, X, y))
+            rows = np.arange(X.shape[0]) if idx is None else idx
+            rows = self.xp.asarray(rows.astype(np.int32), device=_compat.device(X))
+            if self.mesh is not None:
+                rows = _compat.jax_replicate(rows, self.mesh)
+            return float(self._count(state.params, state.model_state, X, y, rows))
         xp, correct, n = self.xp, 0.0, X.shape[0]
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)  # out-of-bounds stops are unspecified
@@ -131,7 +137,8 @@ class Placement:
 
 
 def _counter(xp: Any, predict: Callable[..., Array]) -> Callable[..., Array]:
-    def count(params: Any, model_state: Any, X: Array, y: Array) -> Array:
+    def count(params: Any, model_state: Any, X: Array, y: Array, rows: Array) -> Array:
+        X, y = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
         hits = xp.argmax(predict(params, model_state, X), axis=1) == y
         return xp.sum(xp.astype(hits, xp.int32))
 

@@ -297,6 +297,8 @@ class Solver:
 
     def _end_epoch(self) -> None:
         self.epoch += 1
+        if self.lr_decay == 1.0:  # nothing to decay (and no array operation to dispatch)
+            return
         for config in self._state.opt_state.values():
             if "learning_rate" in config:
                 config["learning_rate"] = config["learning_rate"] * self.lr_decay
@@ -304,8 +306,8 @@ class Solver:
     def _check(self, report: Callable[[str], None], state: TrainState) -> None:
         """Record train and val accuracy, keep the best params, write a checkpoint."""
         self._sync_model(state)
-        train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
+        train_acc = self._accuracy(self.X_train, self.y_train, self.num_train_samples)
+        val_acc = self._accuracy(self.X_val, self.y_val, self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         report(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:.4f}; "
@@ -413,11 +415,21 @@ class Solver:
         float
         """
         batch_size = _count("batch_size", batch_size)
+        if num_samples is not None:
+            _count("num_samples", num_samples)
         X, y = self._data.prepare(("X", "y"), X, y)
+        return self._accuracy(X, y, num_samples, batch_size)
+
+    def _accuracy(self, X: Array, y: Array, num_samples: int | None,
+                  batch_size: int = 100) -> float:
+        """:meth:`check_accuracy` on data already checked and moved (the Solver's own)."""
         n = X.shape[0]
-        if num_samples is not None and _count("num_samples", num_samples) < n:
+        idx = None
+        if num_samples is not None and num_samples < n:
             idx = self._rng.choice(n, num_samples, replace=False)
-            X, y, n = self._data.rows(X, idx), self._data.rows(y, idx), num_samples
+            n = num_samples
+        if idx is not None and (_compat.is_dask_array(X) or not self._placement.jax):
+            X, y, idx = self._data.rows(X, idx), self._data.rows(y, idx), None
         state = self._state._replace(params=dict(self.model.params),
                                      model_state=dict(getattr(self.model, "state", {}) or {}))
         count = self._placement.count_correct
@@ -429,7 +441,7 @@ class Solver:
                                  batch_size)
                 start += size
             return correct / n
-        return count(state, X, y, batch_size) / n
+        return count(state, X, y, batch_size, idx) / n
 
 
 class _NoBar:
