@@ -48,6 +48,7 @@ from .layers import (
 )
 from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 from .solver import Solver
+from .train_step import TrainState, init_train_state, make_train_step
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "FullyConnectedNet",
     "Solver",
     "ThreeLayerConvNet",
+    "TrainState",
     "TwoLayerPerceptron",
     "__version__",
     "affine_backward",
@@ -79,12 +81,14 @@ __all__ = [
     "dropout_forward",
     "fast_check",
     "gradient_check",
+    "init_train_state",
     "layernorm_backward",
     "layernorm_forward",
     "layers",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "load_checkpoint",
+    "make_train_step",
     "max_pool_backward",
     "max_pool_forward",
     "models",

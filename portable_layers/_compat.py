@@ -445,7 +445,7 @@ def jax_replicate(tree: Any, mesh: Any) -> Any:
     return jax.device_put(tree, jax_replicated(mesh))
 
 
-# -- JAX: state that crosses a jit boundary through host callbacks ----------------------
+# -- JAX tracing and derived randomness ------------------------------------------------
 
 
 def is_traced(x: Array) -> bool:
@@ -453,22 +453,23 @@ def is_traced(x: Array) -> bool:
     return type(x).__module__.startswith("jax") and not is_concrete(x)
 
 
-def host_read(read: Callable[[], dict[str, np.ndarray]], like: dict[str, Any]) -> dict[str, Any]:
-    """Inside a JAX trace: the values ``read()`` returns when the compiled code runs.
+def derive_seed(seed: Any, *salts: Any) -> Any:
+    """A new int seed from ``seed`` and the ``salts`` (e.g. a step count and a layer index).
 
-    ``like`` gives each value's shape and dtype.  The models keep batchnorm statistics
-    and dropout seeds on the host this way while the Solver's compiled step runs.
+    Pure and stateless: the same inputs give the same seed.  When ``seed`` or a salt is
+    a JAX array (a traced step count inside a jitted training step), the result is a
+    0-d int32 JAX array from ``jax.random.fold_in`` (no recompilation per step);
+    otherwise it is a Python int in [0, 2**31) from ``numpy.random.SeedSequence``.
     """
-    jax = import_jax("model state under jax.jit")
-    from jax.experimental import io_callback
+    from array_api_compat import is_jax_array
 
-    shapes = {k: jax.ShapeDtypeStruct(tuple(v.shape), v.dtype) for k, v in like.items()}
-    return io_callback(read, shapes, ordered=True)
+    if is_jax_array(seed) or any(is_jax_array(s) for s in salts):
+        import jax
 
-
-def host_write(write: Callable[[dict[str, np.ndarray]], None], values: dict[str, Any]) -> None:
-    """Inside a JAX trace: call ``write`` with the concrete ``values`` when the code runs."""
-    jax = import_jax("model state under jax.jit")
-    from jax.experimental import io_callback
-
-    io_callback(write, None, jax.lax.stop_gradient(values), ordered=True)
+        key = jax.random.key(seed)
+        for salt in salts:
+            key = jax.random.fold_in(key, salt)
+        bits = jax.random.bits(key, dtype=jax.numpy.uint32)
+        return jax.lax.shift_right_logical(bits, jax.numpy.uint32(1)).astype(jax.numpy.int32)
+    words = [int(seed), *(int(s) for s in salts)]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] & 0x7FFFFFFF)

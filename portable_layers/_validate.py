@@ -8,7 +8,10 @@ Value checks (labels in range) run only where values are concrete; see
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from ._compat import array_namespace, is_concrete, is_floating, is_integral
 
@@ -94,3 +97,31 @@ def nonempty(func: str, name: str, x: Array) -> None:
     if x.shape[0] == 0:
         msg = f"{func}: {name} must hold at least one sample, got shape {tuple(x.shape)}"
         raise ValueError(msg)
+
+
+# -- Python-number arguments (models, Solver, distributed) ---------------------------------
+
+
+def positive_int(func: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
+    """Require a positive int (``None`` too with ``allow_none``); return it as an int."""
+    if allow_none and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{func}: {name} must be a positive integer{none}, got {value!r}")
+    return int(value)
+
+
+def non_negative(func: str, name: str, value: Any) -> float:
+    """Require a finite number >= 0; return it as a float."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))
+            or not 0 <= value < math.inf):
+        raise ValueError(f"{func}: {name} must be a finite non-negative number, got {value!r}")
+    return float(value)
+
+
+def positive_number(func: str, name: str, value: Any) -> float:
+    """Require a number > 0; return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{func}: {name} must be a positive number, got {value!r}")
+    return float(value)

@@ -11,7 +11,11 @@ Two tools, both optional (nothing here imports Dask or JAX until it is asked to)
   every block and the block sizes add up to N, the weighted mean of the blocks'
   losses *is* the full-batch loss, regularisation included.  The same call runs on
   the threaded scheduler or, when a ``dask.distributed.Client`` is active, on a
-  cluster (``Client("tcp://scheduler:8786")``).
+  cluster (``Client("tcp://scheduler:8786")``).  Blocks are exact only for models
+  whose loss is a mean of per-sample terms: a model with batch normalization is
+  refused on Dask inputs (a ValueError naming it) instead of normalising each block
+  with its own statistics.  The gradient computation never changes a model's running
+  statistics (it uses the pure ``model.apply``).
 * :func:`data_parallel_mesh`, :func:`shard_batch` and :func:`replicate`: a 1-D JAX
   device mesh, a batch split over it and parameters copied onto every device.  The
   jitted training step is unchanged; ``jax.jit`` partitions it from the inputs'
@@ -65,11 +69,24 @@ def _block_sums(model: Any, backend: str, params: dict[str, np.ndarray], X: np.n
         # the block belongs to this task alone: no defensive copies (a block may be large)
         p = {k: xp.asarray(v) for k, v in params.items()}
         Xb, yb = xp.asarray(np.asarray(X, dtype=dtype)), xp.asarray(np.asarray(y))
-        loss, grads = model.loss(Xb, yb, params=p)
+        loss, grads = _loss_and_grads(model, Xb, yb, p)
         n = float(X.shape[0])
         sums = {k: n * _compat.to_numpy(g).astype(np.float64) for k, g in grads.items()}
         sums[""] = np.asarray(n * float(loss))  # "" cannot clash with a parameter name
     return sums
+
+
+def _loss_and_grads(model: Any, X: Array, y: Array, params: dict[str, Array]) -> Any:
+    """``(loss, grads)`` without touching the model: its pure ``apply`` where it has one
+    (the running statistics are neither used in train mode nor changed)."""
+    if callable(getattr(model, "apply", None)):
+        return model.apply(X, y, params=params)[0]
+    return model.loss(X, y, params=params)
+
+
+def _has_batchnorm(model: Any) -> bool:
+    return bool(getattr(model, "state", None)) or getattr(model, "normalization", None) in (
+        "batchnorm", "spatial_batchnorm")
 
 
 def _add(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -149,8 +166,9 @@ def full_batch_loss_and_grads(
     TypeError
         If the model has no params dict.
     ValueError
-        If ``y`` does not have N entries or ``split_every`` is below 2; when the
-        graph runs, the model's own errors (e.g. a label outside [0, C)).
+        If ``y`` does not have N entries or ``split_every`` is below 2; for Dask
+        inputs and a model with batch normalization; when the graph runs, the
+        model's own errors (e.g. a label outside [0, C)).
 
     Examples
     --------
@@ -180,6 +198,12 @@ def full_batch_loss_and_grads(
             raise ValueError(msg)
         total = _block_sums(model, _backend(xp), host, _compat.to_numpy(X), _compat.to_numpy(y))
         return _finish(total, int(X.shape[0]), model_params, xp)
+    if _has_batchnorm(model):
+        msg = (f"{func}: the model uses batch normalization, whose statistics are those of "
+               "the whole batch; block-by-block gradients would normalise each block with its "
+               "own statistics and be wrong, so Dask inputs are refused (pass in-memory "
+               "arrays, or use a model without batch normalization)")
+        raise ValueError(msg)
     n = int(X.shape[0])
     blocks = _compat.dask_row_blocks(func, X, y)
     # the model and its params become one key each, shipped to a worker once

@@ -6,31 +6,26 @@ with ``grads`` a dict keyed like ``params`` (CS231n's model interface, which the
 
 State: running statistics and dropout randomness
 ------------------------------------------------
-Batch normalization keeps running statistics and dropout needs a fresh mask per
-training step, yet ``loss(X, y, params=...)`` must stay jit-compilable inside the
-Solver's step, whose inputs are only ``(params, optimiser configs, X, y)``.  The
-models therefore split the work in two:
+State is data.  :meth:`apply` is the pure form: ``(X, y, params, state,
+dropout_seed) -> (result, new_state)``, ``state`` the running statistics
+``{"running_mean1": ..., "running_var1": ...}``; nothing is read from or stored
+into the model, so it can be traced by ``jax.jit``, scanned, vmapped or sharded.
+:func:`portable_layers.make_train_step` builds the training step on it.
 
-* :meth:`apply` is pure: ``(X, y, params, state, dropout_seed) -> (result,
-  new_state)``, ``state`` the running statistics ``{"running_mean1": ...,
-  "running_var1": ...}``.  Nothing is stored; thread ``new_state`` yourself (e.g.
-  through your own ``jax.jit`` step).
-* :meth:`loss` is :meth:`apply` plus the model's own state.  It reads the running
-  statistics from ``bn_params`` (CS231n's list of dicts) and, in train mode, stores
-  the new ones back by replacing the dict entries.  When ``X`` is a JAX tracer
-  (inside ``jax.jit``, such as the Solver's compiled step) the state crosses the trace
-  boundary through ordered ``jax.experimental.io_callback`` calls: the compiled step
-  reads the current statistics from the host and writes the new concrete values
-  back when it runs, so they accumulate step by step and no tracer is ever stored.
+:meth:`loss` is the CS231n convenience on top, eager only: it reads the running
+statistics from ``bn_params`` and, in train mode, stores the new ones back by
+replacing the dict entries.  It never crosses a ``jax.jit`` boundary by a side
+channel: traced in train mode with batch normalization (or with dropout and no
+fixed seed) it raises and points to :meth:`apply`.
 
-Dropout masks (train mode, keep ratio < 1) come from ``dropout_param['seed']`` when
-it is set (a fixed mask on every call: CS231n's way to gradient-check the model),
-and otherwise from a per-model stream seeded by the constructor's ``seed``: call k
-uses an int seed derived from ``(seed, k)``.  During Solver training that gives a
-fresh mask every step on every backend: NumPy, PyTorch and array_api_strict draw it
-on the host from the int seed (the same masks on each of them); under JAX's jit the
-step reads the next seed through the callback as a traced integer, and
-``jax.random`` draws the mask (different masks from the host's, equally fresh).
+Dropout masks are derived, not drawn from a hidden stream.  The seed of a call
+(``dropout_param['seed']`` when set, CS231n's fixed mask for gradient checks;
+otherwise ``apply``'s ``dropout_seed``) is combined with the layer index by
+:func:`portable_layers._compat.derive_seed`, so every layer draws its own mask:
+on the host with ``numpy.random.SeedSequence`` for an int seed, with
+``jax.random.fold_in`` for a (traced) JAX integer.  The training step passes the
+seed derived from ``(seed, step)``; eager ``loss`` calls without a fixed seed use
+``(model seed, call count)``.
 """
 
 from __future__ import annotations
@@ -69,17 +64,8 @@ def _resolve(func: str, xp: Any, dtype: Any) -> tuple[Any, Any]:
     return xp, dtype
 
 
-def _positive_int(func: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{func}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _non_negative(func: str, name: str, value: Any) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not 0 <= value < math.inf):
-        raise ValueError(f"{func}: {name} must be a finite non-negative number, got {value!r}")
-    return float(value)
+_positive_int = check.positive_int
+_non_negative = check.non_negative
 
 
 def _hidden_dims(func: str, value: Any) -> list[int]:
@@ -96,43 +82,31 @@ def _keep_ratio(func: str, value: Any) -> float:
     return float(value)
 
 
-class _Model:
-    """Shared body of the models: parameters, L2 term, state, ``loss`` and ``predict``.
+class _Parameters:
+    """The parameter container: ``params`` and ``state`` (running statistics), ``reg``,
+    the structure :meth:`signature`, on one namespace, dtype and device.
 
-    A subclass creates its parameters with :meth:`_setup` and :meth:`_weights`, and
-    implements :meth:`_forward`: scores and a closure computing the gradients.
+    A subclass creates its parameters with :meth:`_setup`, :meth:`_weights` and
+    :meth:`_finish`.
     """
-
-    affine_forward = staticmethod(L.affine_forward)
-    affine_backward = staticmethod(L.affine_backward)
-    relu_forward = staticmethod(L.relu_forward)
-    relu_backward = staticmethod(L.relu_backward)
-    leaky_relu_forward = staticmethod(L.leaky_relu_forward)
-    leaky_relu_backward = staticmethod(L.leaky_relu_backward)
-    sigmoid_forward = staticmethod(L.sigmoid_forward)
-    sigmoid_backward = staticmethod(L.sigmoid_backward)
-    tanh_forward = staticmethod(L.tanh_forward)
-    tanh_backward = staticmethod(L.tanh_backward)
-    affine_relu_forward = staticmethod(L.affine_relu_forward)
-    affine_relu_backward = staticmethod(L.affine_relu_backward)
-    svm_loss = staticmethod(L.svm_loss)
-    softmax_loss = staticmethod(L.softmax_loss)
 
     bn_params: list[dict[str, Any]]
     dropout_param: dict[str, Any]
 
-    def _setup(self, weight_scale: Any, reg: Any, xp: Any, dtype: Any, seed: int | None) -> None:
+    def _setup(self, weight_scale: Any, reg: Any, xp: Any, dtype: Any, seed: int | None,
+               device: Any = None) -> None:
         func = type(self).__name__
         self._scale = _non_negative(func, "weight_scale", weight_scale)
         self.reg = reg
         self.xp, self.dtype = _resolve(func, xp, dtype)
+        self.device = device
         self._rng = np.random.default_rng(seed)
         self._params: dict[str, Array] = {}
         self.bn_params, self.dropout_param = [], {"p": 1.0}
         self._calls = 0
 
     def _array(self, host: np.ndarray) -> Array:
-        return _compat.from_numpy(host, self.xp, dtype=self.dtype)
+        return _compat.from_numpy(host, self.xp, dtype=self.dtype, device=self.device)
 
     def _weights(self, i: int, w_shape: tuple[int, ...], size: int) -> None:
         """``W{i}`` (normal, ``weight_scale``) and ``b{i}`` (zeros, ``size``)."""
@@ -190,73 +164,56 @@ class _Model:
         self._store(new)
 
     def _store(self, new_state: dict[str, Any]) -> None:
-        """Replace the running statistics in ``bn_params`` (host arrays from a callback too)."""
+        """Replace the running statistics in ``bn_params`` (the dict entries, never the arrays)."""
         for i, bn in enumerate(self.bn_params, start=1):
             for key in ("running_mean", "running_var"):
                 value = new_state.get(f"{key}{i}")
-                if isinstance(value, np.ndarray):
-                    value = _compat.from_numpy(value, self.xp)
                 if value is not None:
                     bn[key] = value
 
-    def _next_seed(self) -> int:
-        """The int seed of the next dropout call (from the model's seed and a counter)."""
-        self._calls += 1
-        seq = np.random.SeedSequence([self._dropout_base, self._calls])
-        return int(seq.generate_state(1)[0] & 0x7FFFFFFF)
+    def signature(self) -> tuple[Any, ...]:
+        """What determines the model's computation (not its values): a hashable key.
 
-    def _dropout_seed(self, train: bool, x: Array) -> Any:
-        """``dropout_param['seed']`` if set, else the stream's next seed (traced under jit)."""
-        fixed = self.dropout_param.get("seed")
-        if not train or self.dropout_param["p"] == 1.0 or fixed is not None:
-            return fixed
-        if not _compat.is_traced(x):
-            return self._next_seed()
-        like = {"seed": self.xp.asarray(0, dtype=self.xp.int32)}
-        return _compat.host_read(lambda: {"seed": np.asarray(self._next_seed(), dtype=np.int32)},
-                                 like)["seed"]
-
-    def _current_state(self, x: Array) -> dict[str, Array]:
-        state = self.state
-        if not state or not _compat.is_traced(x):
-            return state
-        def read() -> dict[str, np.ndarray]:
-            return {k: _compat.to_numpy(v) for k, v in self.state.items()}
-
-        return _compat.host_read(read, state)
-
-    # -- loss ------------------------------------------------------------------------------
-
-    def loss(
-        self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None
-    ) -> Any:
-        """Scores for ``X`` (when ``y`` is None, test mode), or ``(loss, grads)`` (train mode).
-
-        Parameters
-        ----------
-        X : floating array of shape (N, ...) (see the model for the feature shape)
-        y : integer array of shape (N,), optional
-        params : dict, optional
-            Parameters to use instead of ``self.params``; with them ``loss`` is a
-            function of its arguments and the model's state, which ``jax.jit`` can
-            compile (see the module docstring for how the state is kept).
-
-        Returns
-        -------
-        scores : array of shape (N, C), when ``y`` is None
-        (loss, grads) : 0-d array and a dict of gradients keyed like ``params``;
-            the loss includes ``0.5 * reg * sum(W**2)`` over the weights.
+        The class, backend, parameter names, shapes and dtypes, and every plain
+        attribute (sizes, ``reg``, normalization, dropout keep ratio, layer options).
+        Compiled training steps are cached by it, so a second model of the same
+        structure reuses them.
         """
-        train = y is not None
-        seed = self._dropout_seed(train, X)
-        result, new_state = self.apply(X, y, params=params, state=self._current_state(X),
-                                       dropout_seed=seed)
-        if train and new_state:
-            if _compat.is_traced(X):
-                _compat.host_write(self._store, new_state)
-            else:
-                self._store(new_state)
-        return result
+        def plain(v: Any) -> Any:
+            if isinstance(v, dict):
+                return tuple(sorted((str(k), plain(x)) for k, x in v.items()
+                                    if not _compat.is_array_api_obj(x)))
+            if isinstance(v, (list, tuple)):
+                return tuple(plain(x) for x in v)
+            if v is None or isinstance(v, (bool, int, float, str)):
+                return v
+            return type(v).__name__
+        shapes = tuple((k, tuple(v.shape), str(v.dtype)) for k, v in self._params.items())
+        values = ("_params", "_calls", "_dropout_base", "_scale")  # used before training only
+        attrs = plain({k: v for k, v in vars(self).items() if k not in values})
+        return (type(self), _compat.backend_name(self.xp), shapes, attrs)
+
+
+class _PureModel(_Parameters):
+    """The pure form: :meth:`apply` over the subclass hook :meth:`_forward`."""
+
+    @property
+    def uses_dropout(self) -> bool:
+        """Whether train mode applies dropout (keep ratio below 1)."""
+        return self.dropout_param.get("p", 1.0) < 1.0
+
+    def _dropout(self, x: Array, mode: str, seed: Any, layer: int) -> tuple[Array, Any]:
+        """Dropout of hidden layer ``layer`` with its own mask, from (``seed``, ``layer``).
+
+        ``dropout_param['seed']``, when set, replaces ``seed`` (CS231n's fixed masks).
+        With neither, the masks come from fresh OS entropy (eager only).
+        """
+        if not self.uses_dropout:
+            return x, None
+        fixed = self.dropout_param.get("seed")
+        base = fixed if fixed is not None else seed
+        layer_seed = None if base is None or mode == "test" else _compat.derive_seed(base, layer)
+        return L.dropout_forward(x, {**self.dropout_param, "mode": mode, "seed": layer_seed})
 
     def apply(
         self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None,
@@ -272,7 +229,9 @@ class _Model:
             Running statistics (as :attr:`state`; the model's own by default).  Missing
             entries start at zero, so ``{}`` works in train mode on any backend.
         dropout_seed : int or JAX integer array, optional
-            Seed of the dropout masks in train mode (see :func:`dropout_forward`).
+            Seed of this call's dropout masks in train mode; layer ``i`` draws its
+            own mask from ``derive_seed(dropout_seed, i)``.  ``dropout_param['seed']``
+            takes its place when set.  None: fresh OS entropy (eager only).
 
         Returns
         -------
@@ -307,8 +266,89 @@ class _Model:
 
     def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
                  seed: Any) -> tuple[Array, Backward]:
-        """Scores and ``backward(dscores) -> grads``; updates ``state`` (a copy) in place."""
+        """The subclass hook: scores and ``backward(dscores) -> grads``.
+
+        ``p`` the parameters, ``mode`` ``'train'`` or ``'test'``, ``state`` a fresh
+        copy of the running statistics that the hook updates in place (train mode),
+        ``seed`` the call's dropout seed (use :meth:`_dropout` with a layer index).
+        Pure otherwise: nothing is read from or stored on ``self`` but configuration.
+        """
         raise NotImplementedError
+
+
+class _Model(_PureModel):
+    """A model with CS231n's conveniences on top of the pure form: the layer functions as
+    methods, the stateful eager :meth:`loss` (``bn_params``) and :meth:`predict`.
+
+    A subclass implements :meth:`_forward` (see there) and builds its parameters
+    (see :class:`_Parameters`).
+    """
+
+    affine_forward = staticmethod(L.affine_forward)
+    affine_backward = staticmethod(L.affine_backward)
+    relu_forward = staticmethod(L.relu_forward)
+    relu_backward = staticmethod(L.relu_backward)
+    leaky_relu_forward = staticmethod(L.leaky_relu_forward)
+    leaky_relu_backward = staticmethod(L.leaky_relu_backward)
+    sigmoid_forward = staticmethod(L.sigmoid_forward)
+    sigmoid_backward = staticmethod(L.sigmoid_backward)
+    tanh_forward = staticmethod(L.tanh_forward)
+    tanh_backward = staticmethod(L.tanh_backward)
+    affine_relu_forward = staticmethod(L.affine_relu_forward)
+    affine_relu_backward = staticmethod(L.affine_relu_backward)
+    svm_loss = staticmethod(L.svm_loss)
+    softmax_loss = staticmethod(L.softmax_loss)
+
+
+    def loss(
+        self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None
+    ) -> Any:
+        """Scores for ``X`` (when ``y`` is None, test mode), or ``(loss, grads)`` (train mode).
+
+        The eager CS231n convenience over :meth:`apply`: in train mode the new running
+        statistics are stored in ``bn_params`` and, unless ``dropout_param['seed']`` is
+        set, each call draws fresh dropout masks.
+
+        Parameters
+        ----------
+        X : floating array of shape (N, ...) (see the model for the feature shape)
+        y : integer array of shape (N,), optional
+        params : dict, optional
+            Parameters to use instead of ``self.params``.
+
+        Returns
+        -------
+        scores : array of shape (N, C), when ``y`` is None
+        (loss, grads) : 0-d array and a dict of gradients keyed like ``params``;
+            the loss includes ``0.5 * reg * sum(W**2)`` over the weights.
+
+        Raises
+        ------
+        ValueError
+            In train mode inside ``jax.jit`` when the model has batch normalization
+            or dropout without a fixed seed: that state must be threaded, so use
+            :meth:`apply` or :func:`portable_layers.make_train_step` there.
+        """
+        train = y is not None
+        seed = None
+        if train:
+            p = self._params if params is None else params
+            traced = any(_compat.is_traced(v) for v in (X, *p.values()))
+            needs_seed = self.uses_dropout and self.dropout_param.get("seed") is None
+            if traced and (self.state or needs_seed):
+                what = "batch normalization's running statistics" if self.state else (
+                    "a fresh dropout mask per call")
+                msg = (f"{type(self).__name__}.loss: under jax.jit, {what} cannot be kept on "
+                       "the model; thread the state with model.apply(X, y, params=..., "
+                       "state=..., dropout_seed=...) or portable_layers.make_train_step")
+                raise ValueError(msg)
+            if needs_seed:
+                self._calls += 1
+                seed = _compat.derive_seed(self._dropout_base, self._calls)
+        result, new_state = self.apply(X, y, params=params, dropout_seed=seed)
+        if train and new_state:
+            self._store(new_state)
+        return result
 
     def predict(self, X: Array) -> Array:
         """Predicted class labels, shape (N,)."""
@@ -325,8 +365,9 @@ class _AffineNet(_Model):
     """
 
     def _build(self, dims: list[int], weight_scale: Any, reg: Any, xp: Any, dtype: Any,
-               seed: int | None, normalization: str | None = None, keep: float = 1.0) -> None:
-        self._setup(weight_scale, reg, xp, dtype, seed)
+               seed: int | None, normalization: str | None = None, keep: float = 1.0,
+               device: Any = None) -> None:
+        self._setup(weight_scale, reg, xp, dtype, seed, device)
         self.num_layers = len(dims) - 1
         self.normalization = normalization
         for i, (fan_in, fan_out) in enumerate(itertools.pairwise(dims), start=1):
@@ -367,9 +408,7 @@ class _AffineNet(_Model):
         if norm == "batchnorm":
             state[f"running_mean{i}"] = param["running_mean"]
             state[f"running_var{i}"] = param["running_var"]
-        drop = None
-        if self.dropout_param["p"] < 1.0:
-            out, drop = L.dropout_forward(out, {**self.dropout_param, "mode": mode, "seed": seed})
+        out, drop = self._dropout(out, mode, seed, i)
         return out, (cache, drop)
 
     def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
@@ -425,6 +464,10 @@ class TwoLayerPerceptron(_AffineNet):
         ``"float32"``, ``"float64"`` or a dtype of ``xp``; float64 where available.
     seed : int, optional
         Seeds the host generator that draws the initial weights.
+    device : optional
+        A device of ``xp`` (``"cuda"`` for PyTorch, ``array_api_strict.Device(...)``);
+        the parameters and running statistics are created there.  The default device
+        by default.
 
     Examples
     --------
@@ -445,6 +488,7 @@ class TwoLayerPerceptron(_AffineNet):
         xp: Any = None,
         dtype: Any = None,
         seed: int | None = None,
+        device: Any = None,
     ) -> None:
         func = "TwoLayerPerceptron"
         dims = [
@@ -452,7 +496,7 @@ class TwoLayerPerceptron(_AffineNet):
             _positive_int(func, "hidden_dim", hidden_dim),
             _positive_int(func, "num_classes", num_classes),
         ]
-        self._build(dims, weight_scale, reg, xp, dtype, seed)
+        self._build(dims, weight_scale, reg, xp, dtype, seed, device=device)
 
 
 class FullyConnectedNet(_AffineNet):
@@ -484,7 +528,9 @@ class FullyConnectedNet(_AffineNet):
     xp : str or namespace, optional
         Backend name or array namespace for the parameters; NumPy by default.
     seed : int, optional
-        Seeds the initial weights and the stream of dropout seeds.
+        Seeds the initial weights and the dropout seeds.
+    device : optional
+        A device of ``xp``; the parameters are created there.
 
     Raises
     ------
@@ -515,6 +561,7 @@ class FullyConnectedNet(_AffineNet):
         dtype: Any = None,
         xp: Any = None,
         seed: int | None = None,
+        device: Any = None,
     ) -> None:
         func = "FullyConnectedNet"
         dims = [
@@ -527,7 +574,7 @@ class FullyConnectedNet(_AffineNet):
                    f"got {normalization!r}")
             raise ValueError(msg)
         keep = _keep_ratio(func, dropout_keep_ratio)
-        self._build(dims, weight_scale, reg, xp, dtype, seed, normalization, keep)
+        self._build(dims, weight_scale, reg, xp, dtype, seed, normalization, keep, device)
 
 
 class ThreeLayerConvNet(_Model):
@@ -554,7 +601,7 @@ class ThreeLayerConvNet(_Model):
         Standard deviation of the initial weights (biases start at zero).
     reg : float
         L2 regularisation strength over ``W1, W2, W3``.
-    dtype, xp, seed
+    dtype, xp, seed, device
         As for :class:`TwoLayerPerceptron`.
 
     Raises
@@ -585,6 +632,7 @@ class ThreeLayerConvNet(_Model):
         dtype: Any = None,
         xp: Any = None,
         seed: int | None = None,
+        device: Any = None,
     ) -> None:
         func = "ThreeLayerConvNet"
         if isinstance(input_dim, (str, bytes)) or not isinstance(input_dim, Sequence) or len(
@@ -603,7 +651,7 @@ class ThreeLayerConvNet(_Model):
             msg = (f"{func}: filter_size {fs} and the 2x2 pool leave no output for images "
                    f"of shape {self.input_shape}")
             raise ValueError(msg)
-        self._setup(weight_scale, reg, xp, dtype, seed)
+        self._setup(weight_scale, reg, xp, dtype, seed, device)
         self._weights(1, (f, c, fs, fs), f)
         self._weights(2, (f * pooled[0] * pooled[1], hidden), hidden)
         self._weights(3, (hidden, classes), classes)

@@ -255,3 +255,32 @@ def init_config(name: str, w: Array, config: Config | None = None) -> Config:
     """
     get_update_rule(name)
     return _filled(name, w, config)
+
+
+def _adam_in_place(w: Array, dw: Array, config: Config) -> tuple[Array, Config]:
+    """:func:`adam` for NumPy buffers its caller owns: ``w``, ``m``, ``v`` and ``dw`` are
+    written into (the same arithmetic, in the same order, as :func:`adam`).
+
+    Not public: the update rules stay pure.  The Solver uses it on NumPy, where it owns
+    its copy of the parameters and its optimiser state, to save the temporaries.
+    """
+    import numpy as np
+
+    b1, b2, lr = config["beta1"], config["beta2"], config["learning_rate"]
+    t = config["t"] + 1
+    tf = np.asarray(t).astype(w.dtype)
+    m, v = config["m"], config["v"]
+    np.multiply(m, b1, out=m)
+    m += (1 - b1) * dw
+    np.multiply(dw, dw, out=dw)
+    np.multiply(v, b2, out=v)
+    np.multiply(dw, 1 - b2, out=dw)
+    v += dw
+    step = np.divide(m, 1 - b1**tf, out=dw)  # mhat, in dw's buffer
+    np.multiply(lr, step, out=step)
+    denom = np.divide(v, 1 - b2**tf)  # vhat
+    np.sqrt(denom, out=denom)
+    denom += config["epsilon"]
+    step /= denom
+    w -= step
+    return w, {**config, "t": t}

@@ -1,18 +1,30 @@
 """The training loop: CS231n's ``Solver``, on any backend, compiled by ``jax.jit`` on JAX.
 
 A :class:`Solver` drives a model with CS231n's interface (a ``params`` dict and
-``loss(X, y=None, *, params=None)`` returning ``(loss, grads)``) by minibatch
-gradient descent with one of the rules of :mod:`portable_layers.optim`.
+``loss(X, y=None)`` returning ``(loss, grads)``) by minibatch gradient descent with
+one of the rules of :mod:`portable_layers.optim`.
 
-One training step (loss and gradients, then the update of every parameter) is a
-pure function of ``(params, optim_configs, X_batch, y_batch)``.  On JAX it is
-compiled once with :func:`portable_layers._compat.jit`; elsewhere it runs eagerly.
-The model's ``reg`` is read when the step is compiled, so set it before training.
-To keep the compiled step's inputs of one structure and dtype from the first
-iteration on, the optimiser configs are filled in up front
+The Solver is a loop around the pure step of :mod:`portable_layers.train_step`:
+it holds a :class:`~portable_layers.train_step.TrainState` (parameters, running
+statistics, optimiser state, step count, dropout seed), feeds it minibatches and
+keeps the new state.  ``model.params`` and ``bn_params`` are brought up to date at
+every accuracy check and when :meth:`Solver.train` ends; the optimiser state is the
+Solver's (``optim_configs``).  On JAX the step is compiled with ``jax.jit`` and,
+when the training set fits in ``scan_budget`` bytes on one device, a whole epoch
+runs as one compiled ``jax.lax.scan`` over its minibatches; accuracy checks are
+compiled too.  The compiled functions are cached by the model's structure
+(:meth:`~portable_layers.models.FullyConnectedNet.signature`), the update rule and
+the mesh, so a second Solver on the same shapes compiles nothing.  Elsewhere the
+step runs eagerly.  The model's ``reg`` is read when the step is compiled, so set
+it before training.  The optimiser configs are filled in up front
 (:func:`portable_layers.optim.init_config`) and their numbers held as 0-d arrays:
 hyperparameters in the parameter's dtype (float32 stays float32), adam's ``t`` in
 the default integer dtype.
+
+A model need not come from this library: one with a ``params`` dict and
+``loss(X, y=None, *, params=None)`` is traced like ours (without running
+statistics), and one whose ``loss(X, y)`` takes no ``params`` gets ``model.params``
+assigned before each call (eagerly, never compiled).
 
 Minibatch indices come from a seeded host ``numpy.random.Generator`` (drawn with
 replacement, as CS231n does) and select rows with ``xp.take``.
@@ -28,10 +40,11 @@ on a cluster when chunks are expensive to produce.
 
 Data parallelism on JAX: with ``mesh=`` (a 1-D ``jax.sharding.Mesh``, a device
 count or a list of devices) each minibatch is split along its rows over the mesh
-and the parameters and optimiser state are replicated on every device.  The jitted
-step is the same function; ``jax.jit`` partitions it from those shardings and
-all-reduces the gradients, so the results equal a single device's up to the order
-of floating-point sums.
+and the whole training state (parameters, running statistics, optimiser state) is
+replicated on every device.  The jitted step is the same function; ``jax.jit``
+partitions it from those shardings, all-reduces the gradients, and computes batch
+normalization's statistics over the global batch, so the results equal a single
+device's up to the order of floating-point sums, for every model.
 """
 
 from __future__ import annotations
@@ -44,7 +57,11 @@ from typing import Any
 import numpy as np
 
 from . import _compat, optim
+from . import _validate as check
+from ._placement import Placement
+from ._solver_data import DataSource
 from .checkpoint import save_checkpoint
+from .train_step import TrainState, init_train_state
 
 __all__ = ["Solver"]
 
@@ -63,18 +80,13 @@ _OPTIONS: dict[str, Any] = {
     "verbose": True,
     "seed": None,
     "mesh": None,
+    "scan_budget": 1 << 30,
 }
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
-def _optional_count(name: str, value: Any) -> int | None:
-    return None if value is None else _count(name, value, " or None")
-
-
-def _count(name: str, value: Any, none: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Solver: {name} must be a positive integer{none}, got {value!r}")
-    return int(value)
+def _count(name: str, value: Any, allow_none: bool = False) -> Any:
+    return check.positive_int("Solver", name, value, allow_none=allow_none)
 
 
 class Solver:
@@ -83,9 +95,11 @@ class Solver:
     Parameters
     ----------
     model : object
-        ``model.params`` (a dict of arrays, assignable) and ``model.loss(X, y=None,
-        *, params=None)`` returning scores or ``(loss, grads)``.  Models exposing
-        ``input_dim`` and ``num_classes`` get their data checked against them.
+        ``model.params`` (a dict of arrays, assignable) and ``model.loss(X, y=None)``
+        returning scores or ``(loss, grads)`` (with ``params=`` too, or
+        ``model.apply`` as this library's models have, the step is pure and
+        compiled on JAX).  Models exposing ``input_dim`` and ``num_classes`` get
+        their data checked against them.
     data : dict
         ``X_train, y_train, X_val, y_val``: arrays of any backend (or NumPy); they
         are moved to the model's backend, features cast to its dtype.  Dask arrays
@@ -115,6 +129,10 @@ class Solver:
         JAX models only: train data-parallel over these devices (a 1-D mesh, the
         first k devices, or the devices themselves); ``batch_size`` must divide
         evenly over them.  See :func:`portable_layers.distributed.data_parallel_mesh`.
+    scan_budget : int
+        JAX on one device: run each epoch as one compiled ``lax.scan`` when the
+        training features take at most this many bytes (default 1 GiB); otherwise
+        one compiled step per minibatch.
 
     Attributes
     ----------
@@ -129,6 +147,8 @@ class Solver:
 
     Raises
     ------
+    TypeError
+        If the model lacks a params dict or a loss method (the message names what).
     ValueError
         For an unknown option or update rule (the message lists the valid ones), a
         bad option value, missing data, shapes that disagree with the model or
@@ -156,39 +176,47 @@ class Solver:
             raise ValueError(msg)
         opts = {**_OPTIONS, **kwargs}
         self.model = model
-        self._xp, self._dtype = self._model_backend(model)
+        self._xp, self._dtype, device = self._model_backend(model)
+        self._data = DataSource(model, self._xp, self._dtype, device)
         self._set_options(opts)
         self._set_data(data)
+        self._placement = Placement(model, self._xp, self.update_rule, self.mesh)
         self._reset()
 
     # -- setup -------------------------------------------------------------------------
 
     @staticmethod
-    def _model_backend(model: Any) -> tuple[Any, Any]:
-        params = getattr(model, "params", None)
-        if not isinstance(params, dict) or not params or not callable(getattr(model, "loss", None)):
-            msg = "Solver: model must have a non-empty params dict and a loss method"
+    def _model_backend(model: Any) -> tuple[Any, Any, Any]:
+        params: Any = getattr(model, "params", None)
+        missing = []
+        if not isinstance(params, dict) or not params:
+            missing.append("a non-empty params dict (model.params)")
+        if not callable(getattr(model, "loss", None)):
+            missing.append("a loss(X, y=None) method")
+        if missing:
+            msg = f"Solver: model {type(model).__name__} lacks " + " and ".join(missing)
             raise TypeError(msg)
         name, first = next(iter(params.items()))
-        return _compat.array_namespace("Solver", **{name: first}), first.dtype
+        xp = _compat.array_namespace("Solver", **{name: first})
+        return xp, first.dtype, _compat.device(first)
 
     def _set_options(self, opts: dict[str, Any]) -> None:
         rule = opts["update_rule"]
         self._rule_name = rule if isinstance(rule, str) else None
-        self.update_rule = rule if callable(rule) else optim.get_update_rule(rule)
+        if not callable(rule):
+            optim.get_update_rule(rule)  # names the valid rules
+        self.update_rule = rule
         config = opts["optim_config"]
         if config is not None and not isinstance(config, dict):
             raise ValueError(f"Solver: optim_config must be a dict or None, got {config!r}")
         self.optim_config = dict(config or {})
-        decay = opts["lr_decay"]
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not decay > 0:
-            raise ValueError(f"Solver: lr_decay must be a positive number, got {decay!r}")
-        self.lr_decay = float(decay)
+        self.lr_decay = check.positive_number("Solver", "lr_decay", opts["lr_decay"])
         self.batch_size = _count("batch_size", opts["batch_size"])
         self.num_epochs = _count("num_epochs", opts["num_epochs"])
         self.print_every = _count("print_every", opts["print_every"])
-        self.num_train_samples = _optional_count("num_train_samples", opts["num_train_samples"])
-        self.num_val_samples = _optional_count("num_val_samples", opts["num_val_samples"])
+        self.num_train_samples = _count("num_train_samples", opts["num_train_samples"], True)
+        self.num_val_samples = _count("num_val_samples", opts["num_val_samples"], True)
+        self.scan_budget = check.positive_int("Solver", "scan_budget", opts["scan_budget"])
         name = opts["checkpoint_name"]
         if name is not None and not isinstance(name, (str, os.PathLike)):
             raise ValueError(f"Solver: checkpoint_name must be a path or None, got {name!r}")
@@ -213,169 +241,81 @@ class Solver:
         missing = [k for k in _DATA_KEYS if k not in data]
         if missing:
             raise ValueError(f"Solver: data must hold {list(_DATA_KEYS)}, missing {missing}")
-        train, val = ("X_train", "y_train"), ("X_val", "y_val")
-        self.X_train, self.y_train = self._as_backend(train, data["X_train"], data["y_train"])
-        self.X_val, self.y_val = self._as_backend(val, data["X_val"], data["y_val"])
-
-    def _as_backend(self, names: tuple[str, str], X: Any, y: Any) -> tuple[Array, Array]:
-        """``X`` and ``y`` moved to the model's backend (``X`` in its dtype) and checked."""
-        X, y = self._move(X, self._dtype), self._move(y, None)
-        xs, ys = names
-        if X.ndim < 2 or X.shape[0] == 0:
-            shape = tuple(X.shape)
-            raise ValueError(f"Solver: {xs} must have shape (N, d1, ...) with N > 0, got {shape}")
-        if _compat.is_dask_array(y):
-            integral = np.issubdtype(y.dtype, np.integer)
-        else:
-            integral = self._xp.isdtype(y.dtype, "integral")
-        if not integral or tuple(y.shape) != (X.shape[0],):
-            msg = (f"Solver: {ys} must be integer labels of shape ({X.shape[0]},), "
-                   f"got {y.dtype} of shape {tuple(y.shape)}")
-            raise ValueError(msg)
-        features = math.prod(X.shape[1:])
-        dim = getattr(self.model, "input_dim", features)
-        if features != dim:
-            msg = (f"Solver: {xs} must have {dim} features per sample for the model, "
-                   f"got shape {tuple(X.shape)}")
-            raise ValueError(msg)
-        image = getattr(self.model, "input_shape", None)  # image models: (C, H, W) exactly
-        if image is not None and tuple(X.shape[1:]) != tuple(image):
-            want = ", ".join(map(str, image))
-            msg = f"Solver: {xs} must have shape (N, {want}) for the model, got {tuple(X.shape)}"
-            raise ValueError(msg)
-        classes = getattr(self.model, "num_classes", None)
-        if classes is None:
-            return X, y
-        if _compat.is_dask_array(y):  # one pass over the labels only, never over X
-            low, high = _compat.dask_compute((y.min(), y.max()))
-        else:
-            labels = _compat.to_numpy(y)
-            low, high = labels.min(), labels.max()
-        if low < 0 or high >= classes:
-            msg = (f"Solver: {ys} must hold labels in [0, {classes}) for the model, "
-                   f"got values from {low} to {high}")
-            raise ValueError(msg)
-        return X, y
-
-    def _move(self, a: Any, dtype: Any) -> Array:
-        """``a`` as an array of the model's namespace, cast to ``dtype`` if given."""
-        xp = self._xp
-        if _compat.is_dask_array(a) and not _compat.is_dask_namespace(xp):
-            return a  # streamed: rows are computed and moved batch by batch (_rows)
-        if _compat.is_array_api_obj(a) and _compat.array_namespace("Solver", a=a) is xp:
-            return a if dtype is None or a.dtype == dtype else xp.astype(a, dtype)
-        host = _compat.to_numpy(a) if _compat.is_array_api_obj(a) else a
-        return _compat.from_numpy(host, xp, dtype=dtype)
+        prepare = self._data.prepare
+        self.X_train, self.y_train = prepare(("X_train", "y_train"), data["X_train"],
+                                             data["y_train"])
+        self.X_val, self.y_val = prepare(("X_val", "y_val"), data["X_val"], data["y_val"])
 
     def _reset(self) -> None:
         """Book-keeping and optimiser state for a fresh run (CS231n's ``_reset``)."""
         self.epoch = 0
         self.best_val_acc = 0.0
-        self.best_params: dict[str, Array] = dict(self.model.params)
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
-        self.optim_configs = {k: self._init_config(w) for k, w in self.model.params.items()}
-        if self.mesh is None:
-            self._step = _compat.jit(self._make_step(), self._xp)
-            return
-        # data parallel: params and optimiser state on every device, outputs kept so
-        mesh = self.mesh
-        self.model.params = _compat.jax_replicate(dict(self.model.params), mesh)
-        self.best_params = dict(self.model.params)
-        self.optim_configs = {
-            k: {n: _compat.jax_replicate(v, mesh) if _compat.is_array_api_obj(v) else v
-                for n, v in c.items()}
-            for k, c in self.optim_configs.items()
-        }
-        self._step = _compat.jit(self._make_step(), self._xp,
-                                 out_shardings=_compat.jax_replicated(mesh))
+        state = init_train_state(self.model, self.update_rule, self.optim_config)
+        self._state = self._placement.put_state(state)
+        if self.mesh is not None:  # the model's params live on the mesh from now on
+            self.model.params = dict(self._state.params)
+        self.best_params: dict[str, Array] = dict(self.model.params)
+        self._best_model_state = dict(self._state.model_state)
 
-    def _init_config(self, w: Array) -> dict[str, Any]:
-        if self._rule_name is None:
-            return dict(self.optim_config)
-        config = optim.init_config(self._rule_name, w, self.optim_config)
-        return {k: self._as_array(v, w) for k, v in config.items()}
+    @property
+    def optim_configs(self) -> dict[str, dict[str, Any]]:
+        """The optimiser state, one config per parameter (part of the training state)."""
+        return self._state.opt_state
 
-    def _as_array(self, value: Any, w: Array) -> Any:
-        """A Python number as a 0-d array: floats in ``w``'s dtype, ints default integer."""
-        dev = _compat.device(w)
-        if isinstance(value, float):
-            return self._xp.asarray(value, dtype=w.dtype, device=dev)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return self._xp.asarray(value, device=dev)
-        return value
+    @optim_configs.setter
+    def optim_configs(self, configs: dict[str, dict[str, Any]]) -> None:
+        self._state = self._state._replace(opt_state=dict(configs))
 
-    def _make_step(self) -> Callable[..., Any]:
-        model, rule = self.model, self.update_rule
-
-        def step(params: dict[str, Array], configs: dict[str, Any], X: Array, y: Array) -> Any:
-            loss, grads = model.loss(X, y, params=params)
-            new_params, new_configs = {}, {}
-            for k, w in params.items():
-                new_params[k], new_configs[k] = rule(w, grads[k], configs[k])
-            return loss, new_params, new_configs
-
-        return step
+    @property
+    def train_state(self) -> TrainState:
+        """The current :class:`~portable_layers.train_step.TrainState`."""
+        return self._state
 
     # -- training ----------------------------------------------------------------------
 
-    def _batch(self) -> tuple[Array, Array]:
-        n = self.X_train.shape[0]
-        host_idx = self._rng.integers(0, n, size=self.batch_size)
-        X, y = self._rows(self.X_train, host_idx), self._rows(self.y_train, host_idx)
-        if self.mesh is not None:
-            X, y = (_compat.jax_shard_rows("Solver", a, self.mesh) for a in (X, y))
-        return X, y
+    def _sync_model(self, state: TrainState) -> None:
+        """``model.params`` and the running statistics from ``state``."""
+        self.model.params = dict(state.params)
+        if state.model_state:
+            self.model.state = dict(state.model_state)
 
-    def _rows(self, a: Array, rows: np.ndarray | slice) -> Array:
-        """Rows of ``a`` (host indices or a slice) as an array of the model's backend.
+    def _from_model(self) -> None:
+        """Start from the model's current parameters and statistics (CS231n reads them)."""
+        params = self._placement.put_state(self._state._replace(
+            params=self._placement.own(self.model.params),
+            model_state=dict(getattr(self.model, "state", {}) or {})))
+        self._state = params
 
-        A streamed Dask array computes just those rows; the features are cast to the
-        model's dtype.
-        """
-        if _compat.is_dask_array(a):
-            host = (_compat.dask_take_rows(a, rows) if isinstance(rows, np.ndarray)
-                    else np.asarray(a[rows].compute()))
-            floating = np.issubdtype(host.dtype, np.floating)
-            return _compat.from_numpy(host, self._xp, dtype=self._dtype if floating else None)
-        if isinstance(rows, slice):
-            return a[rows, ...]
-        idx = _compat.from_numpy(rows, self._xp, device=_compat.device(a))
-        return _take(self._xp, a, idx)
-
-    def _train_step(self, it: int, total: int) -> float:
-        """One minibatch update; raises on a non-finite loss before touching the model."""
-        X, y = self._batch()
-        loss, params, configs = self._step(self.model.params, self.optim_configs, X, y)
-        value = float(loss)
-        if not math.isfinite(value):
-            msg = (f"Solver.train: loss is {value} at epoch {self.epoch + 1} of {self.num_epochs}, "
-                   f"iteration {it + 1} of {total}; training stopped and the best parameters "
-                   f"(val acc {self.best_val_acc:.4f}) restored")
-            raise FloatingPointError(msg)
-        self.model.params = params
-        self.optim_configs = configs
-        self.loss_history.append(value)
-        return value
+    def _stop(self, value: float, it: int, total: int) -> None:
+        msg = (f"Solver.train: loss is {value} at epoch {self.epoch + 1} of {self.num_epochs}, "
+               f"iteration {it + 1} of {total}; training stopped and the best parameters "
+               f"(val acc {self.best_val_acc:.4f}) restored")
+        raise FloatingPointError(msg)
 
     def _end_epoch(self) -> None:
         self.epoch += 1
-        for config in self.optim_configs.values():
+        if self.lr_decay == 1.0:  # nothing to decay (and no array operation to dispatch)
+            return
+        for config in self._state.opt_state.values():
             if "learning_rate" in config:
                 config["learning_rate"] = config["learning_rate"] * self.lr_decay
 
-    def _check(self, report: Callable[[str], None]) -> None:
+    def _check(self, report: Callable[[str], None], state: TrainState) -> None:
         """Record train and val accuracy, keep the best params, write a checkpoint."""
-        train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
+        self._sync_model(state)
+        train_acc = self._accuracy(self.X_train, self.y_train, self.num_train_samples)
+        val_acc = self._accuracy(self.X_val, self.y_val, self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         report(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:.4f}; "
                f"val acc: {val_acc:.4f}")
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
-            self.best_params = dict(self.model.params)
+            self.best_params = self._placement.own(state.params)
+            self._best_model_state = dict(state.model_state)
         if self.checkpoint_name is not None:
             self._save_checkpoint()
 
@@ -404,24 +344,61 @@ class Solver:
         per_epoch = max(self.X_train.shape[0] // self.batch_size, 1)
         total = self.num_epochs * per_epoch
         bar = _progress(total, self.verbose)
+        scan = self._placement.can_scan(self.X_train, self.scan_budget)
+        self._from_model()
         try:
-            for it in range(total):
-                loss = self._train_step(it, total)
-                bar.update(1)
-                if it % self.print_every == 0:
-                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                epoch_end = (it + 1) % per_epoch == 0
-                if epoch_end:
-                    self._end_epoch()
-                if it == 0 or it == total - 1 or epoch_end:
-                    self._check(bar.write)
+            for e in range(self.num_epochs):
+                idx = self._rng.integers(0, self.X_train.shape[0], size=(per_epoch,
+                                                                        self.batch_size))
+                run = self._scan_epoch if scan else self._step_epoch
+                run(idx, e * per_epoch, total, bar)
+                self._end_epoch()
+                self._check(bar.write, self._state)
         finally:
             bar.close()
             self.model.params = self.best_params
+            if self._best_model_state:
+                self.model.state = self._best_model_state
+
+    def _record(self, losses: list[float], first_it: int, total: int, bar: Any) -> None:
+        """Append ``losses``; stop at the first non-finite one."""
+        for i, value in enumerate(losses):
+            if not math.isfinite(value):
+                self._stop(value, first_it + i, total)
+            self.loss_history.append(value)
+        bar.update(len(losses))
+        if losses:
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+
+    def _step_epoch(self, idx: np.ndarray, first_it: int, total: int, bar: Any) -> None:
+        """One minibatch at a time (eager backends, meshes, streamed or large data)."""
+        place, rows = self._placement, self._data.rows
+        for i, batch in enumerate(idx):
+            X, y = place.put_batch(rows(self.X_train, batch), rows(self.y_train, batch))
+            loss, state = place.step(self._state, X, y)
+            self._record([float(loss)], first_it + i, total, bar)
+            self._state = state
+            if first_it + i == 0 and len(idx) > 1:  # CS231n checks after iteration 0 too
+                self._check(bar.write, state)
+
+    def _scan_epoch(self, idx: np.ndarray, first_it: int, total: int, bar: Any) -> None:
+        """The whole epoch as one compiled ``lax.scan`` (JAX, data on the device)."""
+        first = first_it == 0 and len(idx) > 1  # CS231n checks after iteration 0 too
+        state, losses, snap = self._placement.epoch(self._state, self.X_train, self.y_train,
+                                                    idx, 0 if first else -1)
+        host = [float(v) for v in _compat.to_numpy(losses)]
+        if first:
+            self._record(host[:1], first_it, total, bar)
+            self._check(bar.write, self._state._replace(params=snap[0], model_state=snap[1]))
+            self._record(host[1:], first_it + 1, total, bar)
+        else:
+            self._record(host, first_it, total, bar)
+        self._state = state
 
     def check_accuracy(self, X: Any, y: Any, num_samples: int | None = None,
                        batch_size: int = 100) -> float:
-        """Fraction of ``X`` the model classifies as ``y``.
+        """Fraction of ``X`` the model (its current ``params`` and statistics) classifies
+        as ``y``.
 
         Parameters
         ----------
@@ -430,43 +407,41 @@ class Solver:
         num_samples : int, optional
             Evaluate a random subsample of this size (without replacement).
         batch_size : int
-            Predict in batches of this size.
+            Predict in batches of this size (on JAX, in-memory data is counted in
+            one compiled call).
 
         Returns
         -------
         float
         """
         batch_size = _count("batch_size", batch_size)
-        X, y = self._as_backend(("X", "y"), X, y)
+        if num_samples is not None:
+            _count("num_samples", num_samples)
+        X, y = self._data.prepare(("X", "y"), X, y)
+        return self._accuracy(X, y, num_samples, batch_size)
+
+    def _accuracy(self, X: Array, y: Array, num_samples: int | None,
+                  batch_size: int = 100) -> float:
+        """:meth:`check_accuracy` on data already checked and moved (the Solver's own)."""
         n = X.shape[0]
-        if num_samples is not None and _count("num_samples", num_samples) < n:
+        idx = None
+        if num_samples is not None and num_samples < n:
             idx = self._rng.choice(n, num_samples, replace=False)
-            X, y, n = self._rows(X, idx), self._rows(y, idx), num_samples
+            n = num_samples
+        if idx is not None and (_compat.is_dask_array(X) or not self._placement.jax):
+            X, y, idx = self._data.rows(X, idx), self._data.rows(y, idx), None
+        state = self._state._replace(params=dict(self.model.params),
+                                     model_state=dict(getattr(self.model, "state", {}) or {}))
+        count = self._placement.count_correct
         if _compat.is_dask_array(X):  # streamed: one chunk of rows in memory at a time
             correct, start = 0.0, 0
             for size in X.chunks[0]:
                 rows = slice(start, start + size)
-                correct += self._count_correct(self._rows(X, rows), self._rows(y, rows),
-                                               batch_size)
+                correct += count(state, self._data.rows(X, rows), self._data.rows(y, rows),
+                                 batch_size)
                 start += size
             return correct / n
-        return self._count_correct(X, y, batch_size) / n
-
-    def _count_correct(self, X: Array, y: Array, batch_size: int) -> float:
-        xp, correct, n = self._xp, 0.0, X.shape[0]
-        if self.mesh is not None:  # on the params' devices (they are replicated there)
-            X, y = _compat.jax_replicate((X, y), self.mesh)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)  # out-of-bounds stops are unspecified
-            scores = self.model.loss(X[start:stop, ...])
-            hits = xp.argmax(scores, axis=1) == y[start:stop]
-            correct += float(xp.sum(xp.astype(hits, self._dtype)))
-        return correct
-
-
-def _take(xp: Any, x: Array, idx: Array) -> Array:
-    """Rows ``idx`` of ``x`` (``xp.take`` along axis 0)."""
-    return xp.take(x, idx, axis=0)
+        return count(state, X, y, batch_size, idx) / n
 
 
 class _NoBar:

@@ -179,6 +179,30 @@ def test_full_batch_model_on_each_backend(xp: Any) -> None:
         assert_close(grads[k], expected[k], rtol=RTOL, atol=ATOL)
 
 
+def test_full_batch_with_batchnorm_refused_on_dask_exact_in_memory(xp: Any) -> None:
+    """Per-block statistics would be wrong (dW1 off by 1.25 relative): refused on Dask.  In
+    memory the batch is global, so the result equals ``model.apply`` over it; the running
+    statistics are never changed by a gradient computation."""
+    from portable_layers.models import FullyConnectedNet
+
+    X, y = lazy_dataset()
+    ns = base_namespace(xp)
+    m = FullyConnectedNet([H], D, C, normalization="batchnorm", weight_scale=0.3, xp=ns,
+                          dtype="float64", seed=0)
+    with pytest.raises(ValueError, match="full_batch_loss_and_grads: the model uses batch "
+                                         "normalization"):
+        full_batch_loss_and_grads(m, X, y)
+    Xn, yn = ns.asarray(X.compute()), ns.asarray(y.compute())
+    loss, grads = full_batch_loss_and_grads(m, Xn, yn)
+    (want, want_grads), _ = m.apply(Xn, yn, state={})
+    assert_array(loss, xp, (), ns.float64)
+    assert_close(loss, want, rtol=RTOL)
+    for k in grads:
+        assert_close(grads[k], want_grads[k], rtol=1e-10, atol=1e-12)
+    assert_close(m.state["running_mean1"], np.zeros(H))
+    assert_close(m.state["running_var1"], np.zeros(H))
+
+
 # ---------------------------------------------------------------------------
 # Solver streaming minibatches from Dask
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from helpers import assert_array, assert_close, base_namespace, randn
 from portable_layers import _compat
 from portable_layers.gradient_check import check_layer, eval_numerical_gradient, scaled_error
 from portable_layers.models import FullyConnectedNet, TwoLayerPerceptron
+from portable_layers.train_step import init_train_state, make_train_step
 
 N, D, C = 4, 5, 3
 
@@ -217,24 +218,59 @@ def test_batchnorm_running_stats_train_test_and_pure_apply(xp: Any) -> None:
     assert_close(model.state["running_mean1"], 0.19 * mean, rtol=1e-10)
 
 
-def test_running_stats_and_dropout_under_jit(xp: Any) -> None:
-    """Under jax.jit the statistics accumulate per call, concrete, and masks change per call;
-    elsewhere _compat.jit is the identity and the same holds eagerly."""
+def test_state_is_threaded_under_jit_never_hidden(xp: Any) -> None:
+    """``model.loss`` refuses to keep batchnorm statistics or dropout masks on the model
+    inside jax.jit; the pure step threads them: statistics accumulate per step, masks
+    change per step, the model is untouched.  Elsewhere _compat.jit is the identity."""
     model = make_fc(xp, "batchnorm", keep=0.5)
     X, y = inputs(xp)
     mean, _ = host_stats(model, X)
-    step = _compat.jit(lambda p, X, y: model.loss(X, y, params=p)[0], base_namespace(xp))
-    losses = [float(step(model.params, X, y)) for _ in range(3)]
-    stats = model.bn_params[0]["running_mean"]
-    assert _compat.is_concrete(stats)
-    assert_array(stats, xp, (6,), base_namespace(xp).float64)
+    ns = base_namespace(xp)
+    if _compat.is_jax_namespace(ns):
+        import jax
+
+        msg = r"FullyConnectedNet.loss: under jax.jit, batch normalization's running statistics"
+        with pytest.raises(ValueError, match=msg):
+            jax.jit(lambda p, X, y: model.loss(X, y, params=p)[0])(model.params, X, y)
+    step = _compat.jit(make_train_step(model, "sgd"), ns)
+    state = init_train_state(model, "sgd", {"learning_rate": 0.0})  # params stay put
+    losses = []
+    for _ in range(3):
+        loss, state = step(state, X, y)
+        losses.append(float(loss))
+    stats = state.model_state["running_mean1"]
+    assert_array(stats, xp, (6,), ns.float64)
     assert_close(stats, (1 - 0.9**3) * mean, rtol=1e-10)
-    assert len(set(losses)) == 3  # a fresh dropout mask per call
-    model.dropout_param["seed"] = 7  # a fixed seed fixes the mask (for gradient checks)
-    fixed = _compat.jit(lambda p, X, y: model.loss(X, y, params=p)[0], base_namespace(xp))
-    assert float(fixed(model.params, X, y)) == float(fixed(model.params, X, y))
+    assert_close(model.bn_params[0]["running_mean"], np.zeros(6))  # the model: untouched
+    assert len(set(losses)) == 3  # a fresh dropout mask per step
+    model.dropout_param["seed"] = 7  # a fixed seed fixes the masks (for gradient checks)
+    fixed = _compat.jit(make_train_step(model, "sgd"), ns)
+    assert float(fixed(state, X, y)[0]) == float(fixed(state._replace(step=state.step + 1),
+                                                       X, y)[0])
     scores = model.loss(X)  # test mode: no dropout, deterministic
     assert_close(scores, model.loss(X))
+
+
+def test_every_layer_draws_its_own_dropout_mask(xp: Any) -> None:
+    """Layer 2 sees a constant input (W2 = 0, b2 = 1), so its output is its mask m2 / p;
+    with W2 = I it is m1 * m2 / p**2.  Were the masks one (the old bug), the two would
+    agree wherever m2 keeps; independent masks of 24 entries differ there."""
+    ns = base_namespace(xp)
+    model = FullyConnectedNet([6, 6], 6, 6, dropout_keep_ratio=0.5, xp=ns, seed=0)
+    eye, zeros, ones = (_compat.from_numpy(a, ns, dtype=ns.float64)
+                        for a in (np.eye(6), np.zeros((6, 6)), np.ones(6)))
+    base = {**model.params, "W1": zeros, "b1": ones, "W3": eye, "b3": 0 * ones}
+    X = ns.asarray(np.ones((4, 6)))
+    only2, _ = model._forward(X, {**base, "W2": zeros, "b2": ones}, "train", {}, 5)
+    both, _ = model._forward(X, {**base, "W2": eye, "b2": 0 * ones}, "train", {}, 5)
+    m2, m12 = _compat.to_numpy(only2) * 0.5, _compat.to_numpy(both) * 0.25
+    assert set(np.unique(m2)) == {0.0, 1.0} and set(np.unique(m12)) == {0.0, 1.0}
+    assert np.all(m12 <= m2)  # m1 * m2 vanishes where m2 does
+    assert np.any(m12 < m2)  # ... and also where m1 drops what m2 keeps
+    again, _ = model._forward(X, {**base, "W2": zeros, "b2": ones}, "train", {}, 5)
+    assert_close(again, only2)  # the same seed: the same masks
+    other, _ = model._forward(X, {**base, "W2": zeros, "b2": ones}, "train", {}, 6)
+    assert not np.array_equal(_compat.to_numpy(other), _compat.to_numpy(only2))
 
 
 def test_fc_norm_dropout_trains_with_solver(xp: Any) -> None:

@@ -106,3 +106,72 @@ def test_mesh_needs_a_jax_model(xp: Any) -> None:
                    batch_size=4, num_epochs=1, verbose=False, seed=0)
     plain.train()
     np.testing.assert_allclose(solver.loss_history, plain.loss_history, rtol=1e-12)
+
+
+EVERY_MODEL = r"""
+import json
+import numpy as np
+import jax
+from portable_layers import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
+from portable_layers.solver import Solver
+
+assert len(jax.devices()) == 4, jax.devices()
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((32, 1, 4, 4)), rng.integers(0, 3, size=32)
+data = {"X_train": X, "y_train": y, "X_val": X[:8], "y_val": y[:8]}
+makers = {
+    "two_layer": lambda: TwoLayerPerceptron(16, 8, 3, weight_scale=0.3, xp="jax", seed=0),
+    "batchnorm_dropout": lambda: FullyConnectedNet(
+        [8, 6], 16, 3, normalization="batchnorm", dropout_keep_ratio=0.7, weight_scale=0.3,
+        xp="jax", seed=0),
+    "layernorm": lambda: FullyConnectedNet([8], 16, 3, normalization="layernorm",
+                                           weight_scale=0.3, xp="jax", seed=0),
+    "convnet": lambda: ThreeLayerConvNet((1, 4, 4), num_filters=2, filter_size=3,
+                                         hidden_dim=5, num_classes=3, weight_scale=0.3,
+                                         xp="jax", seed=0),
+}
+result = {}
+for name, make in makers.items():
+    out = {}
+    for mesh in (None, 4):
+        m = make()
+        s = Solver(m, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                   num_epochs=2, batch_size=8, verbose=False, seed=0, mesh=mesh)
+        s.train()
+        stats = {k: np.asarray(v).tolist() for k, v in m.state.items()}
+        devices = len(m.params["W1"].sharding.device_set)
+        out[str(mesh)] = {"loss": s.loss_history, "val": s.val_acc_history, "stats": stats,
+                          "devices": devices,
+                          "params": {k: np.asarray(v).tolist() for k, v in m.params.items()}}
+    result[name] = out
+print(json.dumps(result))
+"""
+
+
+def test_every_model_on_a_mesh_equals_one_device() -> None:
+    """Data-parallel training over 4 host devices equals one device for every model, with
+    batch normalization's statistics those of the global batch and dropout per step."""
+    pytest.importorskip("jax", reason="data parallelism needs JAX")
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", EVERY_MODEL], capture_output=True, text=True,
+                         env=env, timeout=400, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sorted(result) == ["batchnorm_dropout", "convnet", "layernorm", "two_layer"]
+    for name, runs in result.items():
+        one, four = runs["None"], runs["4"]
+        assert (one["devices"], four["devices"]) == (1, 4), name
+        assert len(one["loss"]) == 8, name
+        np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-10, err_msg=name)
+        assert four["val"] == one["val"], name
+        assert sorted(four["stats"]) == sorted(one["stats"]), name
+        for k in one["stats"]:
+            np.testing.assert_allclose(four["stats"][k], one["stats"][k], rtol=1e-10,
+                                       atol=1e-14, err_msg=f"{name} {k}")
+        for k in one["params"]:  # atol: batchnorm's hidden biases get round-off gradients
+            np.testing.assert_allclose(four["params"][k], one["params"][k], rtol=1e-9,
+                                       atol=1e-9, err_msg=f"{name} {k}")
+    assert sorted(result["batchnorm_dropout"]["None"]["stats"]) == [
+        "running_mean1", "running_mean2", "running_var1", "running_var2"]

@@ -1,0 +1,168 @@
+"""Where the Solver's step runs: eagerly (NumPy, PyTorch, array_api_strict, Dask), jitted
+on one JAX device (one ``lax.scan`` per epoch when the data fits), or jitted over a
+device mesh.  Compiled functions are cached by what determines them, so a second
+Solver with a model of the same structure compiles nothing."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _compat, optim
+from .train_step import TrainState, loss_function, make_train_step
+
+Array = Any
+
+_CACHE: OrderedDict[Any, Any] = OrderedDict()
+_CACHE_SIZE = 32
+
+
+def _cached(key: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` once per ``key`` (least recently used evicted beyond ``_CACHE_SIZE``)."""
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = _CACHE[key] = build()
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return value
+
+
+def predict_function(model: Any) -> Callable[[Any, Any, Array], Array]:
+    """``scores(params, model_state, X)`` in test mode, pure where the model allows."""
+    if callable(getattr(model, "signature", None)):
+        return lambda p, s, X: model.apply(X, params=p, state=s)[0]
+    _, pure = loss_function(model)
+    if pure:
+        return lambda p, s, X: model.loss(X, params=p)
+
+    def assigned(p: Any, s: Any, X: Array) -> Array:
+        model.params = p
+        return model.loss(X)
+
+    return assigned
+
+
+class Placement:
+    """The step and the accuracy count of one Solver, compiled where that helps."""
+
+    def __init__(self, model: Any, xp: Any, update_rule: Any, mesh: Any) -> None:
+        self.xp, self.mesh = xp, mesh
+        self._known_rule = isinstance(update_rule, str)  # its config keeps its structure
+        # NumPy and adam: the Solver owns its copy of the parameters and the optimiser
+        # state, so the update writes into them (no temporaries per parameter).
+        self.in_place = update_rule == "adam" and _compat.backend_name(xp) == "numpy"
+        step = make_train_step(model, optim._adam_in_place if self.in_place else update_rule)
+        self.jax = _compat.is_jax_namespace(xp) and step.pure  # type: ignore[attr-defined]
+        signature = getattr(model, "signature", None)
+        structure = signature() if callable(signature) else ("instance", id(model))
+        mesh_key = None if mesh is None else tuple(d.id for d in mesh.devices.flat)
+        self._key = (structure, update_rule, mesh_key)
+        predict = predict_function(model)
+        if not self.jax:
+            self.step, self._predict = step, predict
+            return
+        import jax
+
+        out = {} if mesh is None else {"out_shardings": _compat.jax_replicated(mesh)}
+        self.step = _cached(("step", *self._key), lambda: jax.jit(step, **out))
+        self._count = _cached(("count", *self._key), lambda: jax.jit(_counter(xp, predict)))
+        self._epoch = _cached(("epoch", *self._key), lambda: jax.jit(_epoch(step)))
+
+    # -- data and state placement ---------------------------------------------------------
+
+    def own(self, params: dict[str, Array]) -> dict[str, Array]:
+        """Parameters the step may write into: copies when it updates in place."""
+        if not self.in_place:
+            return dict(params)
+        return {k: self.xp.asarray(v, copy=True) for k, v in params.items()}
+
+    def put_state(self, state: TrainState) -> TrainState:
+        """On a mesh: every array of the state replicated on each device."""
+        if self.mesh is None:
+            return state
+        return _compat.jax_replicate(state, self.mesh)
+
+    def put_batch(self, X: Array, y: Array) -> tuple[Array, Array]:
+        """On a mesh: the batch split along its rows over the devices."""
+        if self.mesh is None:
+            return X, y
+        return (_compat.jax_shard_rows("Solver", X, self.mesh),
+                _compat.jax_shard_rows("Solver", y, self.mesh))
+
+    def can_scan(self, X: Array, budget: int) -> bool:
+        """Whether a whole epoch runs as one compiled ``lax.scan`` (JAX, one device, a
+        named update rule, training data in memory within ``budget`` bytes).  (A custom
+        rule's config may grow keys on its first step, which a scan's carry cannot.)"""
+        from ._solver_data import nbytes
+
+        return (self.jax and self.mesh is None and self._known_rule
+                and not _compat.is_dask_array(X) and nbytes(X) <= budget)
+
+    # -- running --------------------------------------------------------------------------
+
+    def epoch(self, state: TrainState, X: Array, y: Array, idx: np.ndarray,
+              snap_at: int) -> tuple[TrainState, Array, Any]:
+        """All minibatches ``idx`` (batches x batch_size host indices) in one scan.
+
+        Returns the new state, the losses (one per batch) and ``(params,
+        model_state)`` after batch ``snap_at`` (the input's when ``snap_at`` is -1).
+        """
+        dev = _compat.device(X)
+        rows = self.xp.asarray(idx.astype(np.int32), device=dev)
+        return self._epoch(state, X, y, rows, self.xp.asarray(snap_at, dtype=self.xp.int32))
+
+    def count_correct(self, state: TrainState, X: Array, y: Array, batch_size: int,
+                      idx: np.ndarray | None = None) -> float:
+        """How many rows of ``X`` (rows ``idx`` only, on JAX) the state's parameters
+        classify as ``y``; on JAX one compiled call, the rows selected inside it."""
+        if self.jax:
+            if self.mesh is not None:  # on the params' devices (they are replicated there)
+                X, y = _compat.jax_replicate((X, y), self.mesh)
+            rows = np.arange(X.shape[0]) if idx is None else idx
+            rows = self.xp.asarray(rows.astype(np.int32), device=_compat.device(X))
+            if self.mesh is not None:
+                rows = _compat.jax_replicate(rows, self.mesh)
+            return float(self._count(state.params, state.model_state, X, y, rows))
+        xp, correct, n = self.xp, 0.0, X.shape[0]
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)  # out-of-bounds stops are unspecified
+            scores = self._predict(state.params, state.model_state, X[start:stop, ...])
+            hits = xp.argmax(scores, axis=1) == y[start:stop]
+            correct += float(xp.sum(xp.astype(hits, xp.float32)))
+        return correct
+
+
+def _counter(xp: Any, predict: Callable[..., Array]) -> Callable[..., Array]:
+    def count(params: Any, model_state: Any, X: Array, y: Array, rows: Array) -> Array:
+        X, y = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
+        hits = xp.argmax(predict(params, model_state, X), axis=1) == y
+        return xp.sum(xp.astype(hits, xp.int32))
+
+    return count
+
+
+def _epoch(step: Callable[..., Any]) -> Callable[..., Any]:
+    """One epoch as a ``lax.scan`` of ``step`` over minibatch row indices."""
+    import jax
+    import jax.numpy as jnp
+
+    def epoch(state: TrainState, X: Array, y: Array, rows: Array, snap_at: Array) -> Any:
+        def body(carry: Any, item: Any) -> Any:
+            st, snap = carry
+            i, r = item
+            loss, st = step(st, jnp.take(X, r, axis=0), jnp.take(y, r, axis=0))
+            keep = i == snap_at
+            snap = jax.tree_util.tree_map(lambda new, old: jnp.where(keep, new, old),
+                                          (st.params, st.model_state), snap)
+            return (st, snap), loss
+
+        first = (state.params, state.model_state)
+        steps = jnp.arange(rows.shape[0], dtype=jnp.int32)
+        (state, snap), losses = jax.lax.scan(body, (state, first), (steps, rows))
+        return state, losses, snap
+
+    return epoch
