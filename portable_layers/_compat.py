@@ -483,7 +483,7 @@ def jax_mesh(func: str, devices: Any = None, axis_name: str = "batch") -> Any:
 
 def jax_shard_rows(func: str, x: Array, mesh: Any) -> Array:
     """``x`` split along axis 0 over the (1-D) mesh; its length must divide evenly."""
-    import jax
+    jax = _check_mesh(func, mesh)
     from jax.sharding import NamedSharding, PartitionSpec
 
     size = mesh.devices.size
@@ -502,11 +502,23 @@ def jax_replicated(mesh: Any) -> Any:
     return NamedSharding(mesh, PartitionSpec())
 
 
-def jax_replicate(tree: Any, mesh: Any) -> Any:
+def jax_replicate(tree: Any, mesh: Any, func: str = "replicate") -> Any:
     """Every array of the pytree ``tree`` copied onto each device of ``mesh``."""
-    import jax
-
+    jax = _check_mesh(func, mesh)
     return jax.device_put(tree, jax_replicated(mesh))
+
+
+def _check_mesh(func: str, mesh: Any) -> ModuleType:
+    """``jax``, once ``mesh`` is known to be a ``jax.sharding.Mesh`` (TypeError naming
+    ``func`` otherwise; ImportError saying what to install without JAX)."""
+    jax = import_jax(f"{func}: a device mesh")
+    from jax.sharding import Mesh
+
+    if not isinstance(mesh, Mesh):
+        msg = (f"{func}: mesh must be a jax.sharding.Mesh (see data_parallel_mesh), "
+               f"got {type(mesh).__name__}")
+        raise TypeError(msg)
+    return jax
 
 
 # -- JAX: state that crosses a jit boundary through host callbacks ----------------------
