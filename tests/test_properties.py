@@ -9,9 +9,10 @@ each array entry by entry: 0.44 s per (3, 256) array against 0.011 s for a host 
 and one ``jnp.asarray``, measured here), for PyTorch (the namespace is not recognised:
 ``HypothesisWarning: Could not determine whether module array_api_compat.torch is an
 Array API library``) and for the read-only NumPy of the test matrix (a wrapper module),
-they are drawn with ``hypothesis.extra.numpy`` and converted with ``xp.asarray``.  Values are drawn in [-1, -2**-7] or [2**-7, 1] (never
-0: an all-zero input makes the properties vacuous) and multiplied by a drawn power of
-ten (1e-3 .. 1e3), so magnitudes vary; shapes include N = 1 (except for batchnorm,
+they are drawn with ``hypothesis.extra.numpy`` and converted with ``xp.asarray``.
+Values are drawn in [-1, -2**-7] or [2**-7, 1] (never 0: an all-zero input makes the
+properties vacuous) and multiplied by a drawn power of ten (1e-3 .. 1e3), so
+magnitudes vary; shapes include N = 1 (except for batchnorm,
 whose dx is identically zero for one sample: asserted on purpose in its own test) and
 feature counts up to 256; dtypes are float32 and float64.  Every gradient an example
 checks must be non-zero somewhere (``assume``), so no example passes vacuously.
@@ -410,3 +411,10 @@ def test_native_strategies_match_the_backend(xp: Any, data: Any) -> None:
         a = data.draw(arrays(xp, dtype, (2, 3)))
         assert _compat.array_namespace("test", a=a) is base_namespace(xp)
         assert a.dtype == getattr(base_namespace(xp), dtype)
+
+
+def test_every_property_runs_the_profiles_examples() -> None:
+    """No property overrides the profile's count (the oracle property once ran 1 example),
+    and the CI profile runs at least 50."""
+    assert SETTINGS.max_examples == settings.default.max_examples
+    assert settings.get_profile("ci").max_examples >= 50
