@@ -100,9 +100,14 @@ def tests_dask(session: nox.Session) -> None:
     """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and JAX
     data parallelism over 4 host devices (in a subprocess)."""
     session.install(".[test,jax,dask]")
+    # fail, never skip, without the libraries this session is about
+    session.run("python", "-c", "import dask.array, distributed, jax")
     env = {"PORTABLE_LAYERS_BACKENDS": "numpy,jax"}
     session.run("python", "-m", "pytest", "tests/test_dask.py", "tests/test_multidevice.py",
                 *session.posargs, env=env)
+    # the check table on the backends the Dask blocks and the devices compute on
+    session.run("python", "-m", "portable_layers", "check", "--backend", "numpy", "jax",
+                "--dtype", "float64", "--dtype", "float32")
 
 
 @nox.session

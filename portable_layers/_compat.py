@@ -26,9 +26,14 @@ from array_api_compat import (
     device,
     is_array_api_obj,
     is_array_api_strict_namespace,
+    is_dask_array,
     is_dask_namespace,
+    is_jax_array,
     is_jax_namespace,
+    is_lazy_array,
+    is_numpy_array,
     is_numpy_namespace,
+    is_torch_array,
     is_torch_namespace,
 )
 
@@ -42,8 +47,14 @@ __all__ = [
     "import_jax",
     "installed_backends",
     "is_concrete",
+    "is_dask_array",
+    "is_jax_array",
     "is_jax_namespace",
+    "is_numpy_array",
+    "is_torch_array",
     "jit",
+    "library_name",
+    "same_float_dtype",
     "supports_float64",
     "to_numpy",
     "x64_enabled",
@@ -72,15 +83,17 @@ _NAMESPACES: dict[tuple[type, ...], Namespace] = {}
 def array_namespace(func: str, **arrays: Array) -> Namespace:
     """Namespace shared by keyword-named ``arrays``; errors name ``func`` and the argument.
 
-    Raises TypeError for something that is not an array, or for arrays of two libraries.
+    Raises TypeError for something that is not an array, for arrays of two libraries,
+    and for real floating arrays of two dtypes (see :func:`same_float_dtype`).
     """
     key = tuple(map(type, arrays.values()))
-    cached = _NAMESPACES.get(key)
-    if cached is not None:
-        return cached
-    xp = _array_namespace(func, arrays)
-    if len(_NAMESPACES) < 1024:
-        _NAMESPACES[key] = xp
+    xp = _NAMESPACES.get(key)
+    if xp is None:
+        xp = _array_namespace(func, arrays)
+        if len(_NAMESPACES) < 1024:
+            _NAMESPACES[key] = xp
+    if len(arrays) > 1:
+        same_float_dtype(func, xp, arrays)
     return xp
 
 
@@ -95,14 +108,62 @@ def _array_namespace(func: str, arrays: dict[str, Array]) -> Namespace:
     try:
         return array_api_compat.array_namespace(*arrays.values())
     except TypeError:
-        kinds = ", ".join(f"{n} is {_library(a)}" for n, a in arrays.items())
-        msg = f"{func}: all arrays must come from one array library, but {kinds}"
+        kinds = [library_name(a) for a in arrays.values()]
+        if len(set(kinds)) == 1:  # the names alone would not say what clashes: add the types
+            kinds = [f"{k} ({type(a).__module__}.{type(a).__qualname__})"
+                     for k, a in zip(kinds, arrays.values(), strict=True)]
+        said = ", ".join(f"{n} is {k}" for n, k in zip(arrays, kinds, strict=True))
+        msg = f"{func}: all arrays must come from one array library, but {said}"
         raise TypeError(msg) from None
 
 
-def _library(x: Array) -> str:
-    module = type(x).__module__.split(".")[0]
-    return {"jaxlib": "jax"}.get(module, module)
+def library_name(x: Array) -> str:
+    """The array library of ``x`` (a backend name of :data:`BACKENDS`), else its type.
+
+    Decided by array-api-compat's predicates, as ``array_namespace`` decides: a NumPy
+    subclass that JAX hands to a ``custom_vjp`` rule (``TypedNdArray``, defined in a
+    ``jax`` module) is NumPy; a JAX tracer is JAX.
+    """
+    if is_numpy_array(x):
+        return "numpy"
+    if is_jax_array(x):
+        return "jax"
+    if is_torch_array(x):
+        return "torch"
+    if is_dask_array(x):
+        return "dask"
+    try:
+        return backend_name(array_api_compat.array_namespace(x))
+    except TypeError:
+        return f"{type(x).__module__}.{type(x).__qualname__}"
+
+
+# The dtype policy, one for every backend: real floating arrays of two dtypes in one call
+# (float32 with float64) raise a TypeError naming the function and both dtypes.  NumPy and
+# JAX would promote silently, PyTorch's matmul raises a bare RuntimeError from inside the
+# layer, and array_api_strict promotes: four outcomes for one call.  Promoting in the
+# library would break "float32 in, float32 out" without a word; refusing matches the
+# TypeError every layer already gives for an integer or complex argument.
+def same_float_dtype(func: str, xp: Namespace, arrays: dict[str, Array]) -> None:
+    """Raise TypeError if the real floating arrays among ``arrays`` differ in dtype.
+
+    Integer and boolean arrays (labels, masks, seeds) are not compared; a floating array
+    of another dtype than the first floating one is named with both dtypes.
+    """
+    first: tuple[str, Any] | None = None
+    for name, value in arrays.items():
+        dtype = value.dtype
+        if first is not None and dtype == first[1]:
+            continue
+        if not is_floating(xp, dtype):
+            continue
+        if first is None:
+            first = (name, dtype)
+            continue
+        msg = (f"{func}: {first[0]} and {name} must have the same floating dtype, got "
+               f"{dtype_name(first[1])} and {dtype_name(dtype)}; cast one of them "
+               f"(xp.astype) to choose the precision")
+        raise TypeError(msg)
 
 
 # Dtype kinds by namespace and dtype: checked at every layer call, and some libraries'
@@ -187,6 +248,16 @@ def installed_backends() -> list[str]:
     return found
 
 
+def require_module(purpose: str, module: str, extra: str) -> None:
+    """Raise ImportError, saying what to install, unless ``module`` can be imported.
+
+    Looks the module up without importing it (``train --plot`` asks before training).
+    """
+    if importlib.util.find_spec(module) is None:
+        msg = f"{purpose} needs {module}; install it with pip install 'portable-layers[{extra}]'"
+        raise ImportError(msg)
+
+
 def import_jax(purpose: str) -> ModuleType:
     """Import and return ``jax``, or raise ImportError saying ``purpose`` needs it."""
     try:
@@ -244,24 +315,22 @@ def is_concrete(x: Array) -> bool:
     False for JAX tracers (inside ``jax.jit``, ``jax.vmap``, ``jax.grad``) and for lazy
     Dask arrays: value checks on such arrays are skipped instead of forcing a compute.
     """
-    module = type(x).__module__
-    if module.startswith("jax"):
+    if is_jax_array(x):
         import jax
 
         return not isinstance(x, jax.core.Tracer)
-    return not module.startswith("dask")
+    return not (is_array_api_obj(x) and is_lazy_array(x))
 
 
 def to_numpy(x: Array) -> np.ndarray:
     """A NumPy array with the values of ``x`` (from any backend), on the host."""
-    if isinstance(x, np.ndarray):
-        return x
-    module = type(x).__module__
-    if module.startswith("torch"):
+    if is_numpy_array(x):
+        return x if type(x) is np.ndarray else np.asarray(x)
+    if is_torch_array(x):
         return x.detach().cpu().numpy()
-    if module.startswith("dask"):
+    if is_dask_array(x):
         return np.asarray(x.compute())
-    if module.startswith("array_api_strict"):
+    if is_array_api_obj(x) and is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
         return np.from_dlpack(x)
     return np.asarray(x)
 
@@ -314,7 +383,7 @@ def bernoulli(
     * None: fresh OS entropy via ``numpy.random.default_rng()``.  (Callers refuse
       this inside a JAX trace, where it would silently freeze one mask.)
     """
-    if seed is not None and type(seed).__module__.startswith(("jax", "jaxlib")):
+    if seed is not None and is_jax_array(seed):
         import jax
 
         return jax.random.bernoulli(jax.random.key(seed), p, shape)
@@ -327,11 +396,6 @@ def bernoulli(
 # Dask and JAX device meshes: the library-specific half of portable_layers.distributed
 # (added for scaling past one machine; dask and jax are imported only when called)
 # ---------------------------------------------------------------------------
-
-
-def is_dask_array(x: Any) -> bool:
-    """Whether ``x`` is a Dask array (without importing Dask)."""
-    return type(x).__module__.startswith("dask") and hasattr(x, "chunks")
 
 
 def dask_row_blocks(func: str, X: Array, y: Array) -> list[tuple[Any, Any]]:
@@ -419,7 +483,7 @@ def jax_mesh(func: str, devices: Any = None, axis_name: str = "batch") -> Any:
 
 def jax_shard_rows(func: str, x: Array, mesh: Any) -> Array:
     """``x`` split along axis 0 over the (1-D) mesh; its length must divide evenly."""
-    import jax
+    jax = _check_mesh(func, mesh)
     from jax.sharding import NamedSharding, PartitionSpec
 
     size = mesh.devices.size
@@ -438,11 +502,23 @@ def jax_replicated(mesh: Any) -> Any:
     return NamedSharding(mesh, PartitionSpec())
 
 
-def jax_replicate(tree: Any, mesh: Any) -> Any:
+def jax_replicate(tree: Any, mesh: Any, func: str = "replicate") -> Any:
     """Every array of the pytree ``tree`` copied onto each device of ``mesh``."""
-    import jax
-
+    jax = _check_mesh(func, mesh)
     return jax.device_put(tree, jax_replicated(mesh))
+
+
+def _check_mesh(func: str, mesh: Any) -> ModuleType:
+    """``jax``, once ``mesh`` is known to be a ``jax.sharding.Mesh`` (TypeError naming
+    ``func`` otherwise; ImportError saying what to install without JAX)."""
+    jax = import_jax(f"{func}: a device mesh")
+    from jax.sharding import Mesh
+
+    if not isinstance(mesh, Mesh):
+        msg = (f"{func}: mesh must be a jax.sharding.Mesh (see data_parallel_mesh), "
+               f"got {type(mesh).__name__}")
+        raise TypeError(msg)
+    return jax
 
 
 # -- JAX tracing and derived randomness ------------------------------------------------
@@ -450,7 +526,7 @@ def jax_replicate(tree: Any, mesh: Any) -> Any:
 
 def is_traced(x: Array) -> bool:
     """Whether ``x`` is a JAX tracer (inside ``jax.jit``, ``jax.vmap``, ...)."""
-    return type(x).__module__.startswith("jax") and not is_concrete(x)
+    return is_jax_array(x) and not is_concrete(x)
 
 
 def derive_seed(seed: Any, *salts: Any) -> Any:

@@ -22,8 +22,9 @@ COLUMNS = {"numerical": "vs finite diff", "autodiff": "vs autodiff", "torch": "v
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", action="append", choices=CHECK_BACKENDS,
-                        help="backend to check (repeatable; default: every installed one)")
+    parser.add_argument("--backend", action="extend", nargs="+", type=_backends, metavar="NAME",
+                        help=f"backends to check: {', '.join(CHECK_BACKENDS)} (several after one "
+                        "--backend, repeated, or comma-separated; default: every installed one)")
     parser.add_argument("--dtype", action="append", choices=("float64", "float32"),
                         help="dtype of the inputs (repeatable; default: float64)")
     parser.add_argument("--layer", action="append", choices=case_names(),
@@ -40,10 +41,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
 
 
+def _backends(value: str) -> list[str]:
+    """``--backend`` values: one name or a comma-separated list of names."""
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in CHECK_BACKENDS]
+    if unknown or not names:
+        msg = (f"invalid choice: {value!r} (choose from {', '.join(CHECK_BACKENDS)})")
+        raise argparse.ArgumentTypeError(msg)
+    return names
+
+
 def _plan(args: argparse.Namespace) -> tuple[list[str], list[str], str, list[str]]:
     """Backends, oracles, mode and notes; SystemExit with a message for what can't run."""
     installed = _compat.installed_backends()
-    backends = args.backend or [b for b in CHECK_BACKENDS if b in installed]
+    chosen = [b for group in args.backend or [] for b in group]
+    backends = list(dict.fromkeys(chosen)) or [b for b in CHECK_BACKENDS if b in installed]
     missing = [b for b in backends if b not in installed]
     if missing:
         raise SystemExit(f"check: backend(s) not installed: {', '.join(missing)}")

@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     opts = {k: getattr(args, k) for k in defaults}
     opts = {k: defaults[k] if v is None else v for k, v in opts.items()}
     try:
+        if args.plot:  # before training, not after minutes of it
+            _compat.require_module("train --plot", "matplotlib", "plot")
         data = _load(args.dataset, args.root, args.seed)
         model = _model(args, opts, data["X_train"])
         solver = _solver(model, data, opts, args)

@@ -84,3 +84,47 @@ def test_a_failed_check_is_reported_and_exits_1(xp: Any, capsys: Any,
     out = capsys.readouterr().out
     assert "FAIL dx vs numerical" in out and "0 layer checks passed, 1 failed" in out
     assert "dx[" in out  # the report names the worst entries
+
+
+@pytest.mark.parametrize("command", ["check", "train", "plot activations"])
+def test_abbreviated_and_unknown_options_show_the_subcommands_usage(command: str) -> None:
+    """``--epoch`` is not ``--epochs`` (no abbreviations), and an unknown flag is reported
+    with the usage of the subcommand it was given to, not the top-level one."""
+    words = command.split()
+    for flag in ("--epoch", "--bogus-flag", "--back"):
+        out = run(*words, flag, "1")
+        assert out.returncode == 2, (flag, out.stdout, out.stderr)
+        assert f"usage: portable_layers {words[0]}" in out.stderr, out.stderr
+        assert f"portable_layers {words[0]}: error:" in out.stderr, out.stderr
+        assert flag in out.stderr
+
+
+def test_check_takes_backend_as_the_readme_shows_it(xp: Any) -> None:
+    """``--backend NAME ...``: several names after one flag, repeated flags, or a comma list."""
+    backend = _backend(xp)
+    other = "numpy" if backend != "numpy" else "array_api_strict"
+    for spelling in (["--backend", backend, other], ["--backend", backend, "--backend", other],
+                     ["--backend", f"{backend},{other}"]):
+        out = run("check", *spelling, "--layer", "relu", "--oracle", "numerical")
+        assert out.returncode == 0, out.stderr
+        rows = [ln.split()[1] for ln in out.stdout.splitlines() if ln.startswith("relu")]
+        assert rows == [backend, other], (spelling, out.stdout)
+    out = run("check", "--backend", "numpy,tensorflow")
+    assert out.returncode == 2 and "invalid choice: 'numpy,tensorflow'" in out.stderr
+
+
+def test_train_plot_checks_for_matplotlib_before_training(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: Any, tmp_path: Any) -> None:
+    from portable_layers import cli, training
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # find_spec says: not installed
+
+    def no_training(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("training started although --plot cannot be honoured")
+
+    monkeypatch.setattr(training, "_load", no_training)
+    status = cli.main(["train", "--plot", str(tmp_path / "t.png")])
+    assert status == 2
+    out = capsys.readouterr().out
+    assert "train --plot needs matplotlib" in out and "portable-layers[plot]" in out
+    assert not (tmp_path / "t.png").exists()

@@ -2,6 +2,10 @@
 
 The layer and full-batch tests are Dask-specific (they compare Dask with NumPy); the
 Solver test takes ``xp`` for the model's backend and streams Dask data into it.
+
+Dask and ``distributed`` are imported plainly: the ``tests-dask`` session names this
+file, and fails (never skips) when either is missing.  Sessions that install no Dask
+do not collect the file (``collect_ignore`` in ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -9,8 +13,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import dask
+import dask.array as da
+import distributed
 import numpy as np
 import pytest
+from dask.base import is_dask_collection
 from helpers import assert_array, assert_close, base_namespace
 
 from portable_layers import _compat
@@ -18,10 +26,6 @@ from portable_layers.cases import CASES, LayerCase
 from portable_layers.distributed import full_batch_loss_and_grads
 from portable_layers.models import TwoLayerPerceptron
 from portable_layers.solver import Solver
-
-da = pytest.importorskip("dask.array", reason="these tests need dask (pip install '.[dask]')")
-import dask  # noqa: E402  (after the skip)
-from dask.base import is_dask_collection  # noqa: E402
 
 BATCH_INPUTS = ("x", "y")  # the case inputs with a batch axis; parameters stay one chunk
 RTOL, ATOL = 1e-12, 1e-13  # float64 rounding: a different order of sums at most
@@ -126,7 +130,6 @@ def model(dtype: str = "float64") -> TwoLayerPerceptron:
 
 
 def test_full_batch_on_local_cluster_equals_numpy_and_streams_each_chunk_once() -> None:
-    distributed = pytest.importorskip("distributed", reason="needs dask.distributed")
     X, y = lazy_dataset(record=True)
     Xn, yn = X.compute(), y.compute()
     CALLS.clear()

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from .. import _validate as check
-from .._compat import array_namespace
+from .._compat import array_namespace, is_array_api_obj
 
 Array = Any
 
@@ -98,8 +98,11 @@ def affine_backward(
 
     Raises
     ------
+    TypeError
+        If ``cache`` is not an ``(x, w, b)`` tuple of arrays (as ``affine_forward``
+        returns), or ``dout`` is not a floating array of the same library and dtype.
     ValueError
-        If ``dout`` is not (N, M).
+        If ``dout`` is not (N, M), or the cache's ``x`` and ``w`` do not fit together.
 
     Examples
     --------
@@ -110,11 +113,16 @@ def affine_backward(
     ((2, 1, 3), (3, 4), (4,))
     """
     func = "affine_backward"
-    x, w, _ = cache
+    x, w = _unpack_cache(func, cache)
     xp = array_namespace(func, dout=dout, x=x, w=w)
     x_shape = getattr(cache, "x_shape", tuple(x.shape))
     n = x.shape[0]
     x2d = x if x.ndim == 2 else xp.reshape(x, (n, math.prod(x.shape[1:])))
+    if w.ndim != 2 or x2d.shape[1] != w.shape[0]:
+        msg = (f"{func}: cache must hold (x, w, b) from affine_forward with w of shape (D, M) "
+               f"and x of D features, got x of shape {tuple(x.shape)} and w of shape "
+               f"{tuple(w.shape)}")
+        raise ValueError(msg)
     check.dout_like(func, dout, (n, w.shape[1]))
     dx = None
     if need_dx:
@@ -123,3 +131,18 @@ def affine_backward(
     dw = x2d.T @ dout
     db = xp.sum(dout, axis=0)
     return dx, dw, db
+
+
+def _unpack_cache(func: str, cache: Any) -> tuple[Array, Array]:
+    """``x`` and ``w`` of an ``(x, w, b)`` cache; TypeError naming ``func`` and the cache."""
+    if not isinstance(cache, tuple) or len(cache) != 3:
+        got = f"a tuple of {len(cache)} items" if isinstance(cache, tuple) else type(cache).__name__
+        msg = f"{func}: cache must be the (x, w, b) tuple affine_forward returns, got {got}"
+        raise TypeError(msg)
+    x, w, _ = cache
+    for name, value in (("x", x), ("w", w)):
+        if not is_array_api_obj(value) or value.ndim < 1:
+            msg = (f"{func}: cache must be the (x, w, b) tuple affine_forward returns, but its "
+                   f"{name} is {type(value).__name__}")
+            raise TypeError(msg)
+    return x, w
