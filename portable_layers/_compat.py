@@ -537,8 +537,6 @@ def derive_seed(seed: Any, *salts: Any) -> Any:
     0-d int32 JAX array from ``jax.random.fold_in`` (no recompilation per step);
     otherwise it is a Python int in [0, 2**31) from ``numpy.random.SeedSequence``.
     """
-    from array_api_compat import is_jax_array
-
     if is_jax_array(seed) or any(is_jax_array(s) for s in salts):
         import jax
 

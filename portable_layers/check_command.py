@@ -67,8 +67,8 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[str], str, list[str
                 raise SystemExit(f"check: the {oracle} oracle needs {lib}: "
                                  f"pip install 'portable-layers[{extra}]'")
     else:
-        chosen, left_out = default_oracles()
-        oracles, notes = list(chosen), list(left_out)
+        default, left_out = default_oracles()
+        oracles, notes = list(default), list(left_out)
     if args.sampled is not None and args.sampled < 1:
         raise SystemExit(f"check: --sampled takes a positive number of entries, got {args.sampled}")
     mode = "fast" if args.fast else "sampled" if args.sampled else "full"
