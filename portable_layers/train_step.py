@@ -63,9 +63,13 @@ class TrainState(NamedTuple):
     seed: Any
 
 
-def _rule(update_rule: Any) -> tuple[Callable[..., Any], str | None]:
+def _rule(func: str, update_rule: Any) -> tuple[Callable[..., Any], str | None]:
     if callable(update_rule):
         return update_rule, None
+    if update_rule not in optim.UPDATE_RULES:
+        msg = (f"{func}: update_rule must be a callable or one of "
+               f"{sorted(optim.UPDATE_RULES)}, got {update_rule!r}")
+        raise ValueError(msg)
     return optim.get_update_rule(update_rule), update_rule
 
 
@@ -101,7 +105,7 @@ def init_train_state(model: Any, update_rule: Any = "sgd",
         raise TypeError(f"{func}: model must have a non-empty params dict, got {params!r}")
     if optim_config is not None and not isinstance(optim_config, dict):
         raise TypeError(f"{func}: optim_config must be a dict or None, got {optim_config!r}")
-    _, name = _rule(update_rule)
+    _, name = _rule(func, update_rule)
     name0, first = next(iter(params.items()))
     xp = _compat.array_namespace(func, **{name0: first})
     opt = {k: _init_config(xp, name, w, optim_config or {}) for k, w in params.items()}
@@ -218,7 +222,7 @@ def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
         step = jax.jit(make_train_step(model, "adam"))
         state, losses = jax.lax.scan(lambda s, b: step(s, *b)[::-1], state, (Xs, ys))
     """
-    rule, _ = _rule(update_rule)
+    rule, _ = _rule("make_train_step", update_rule)
     forward, pure = loss_function(model)
     dropout = bool(getattr(model, "uses_dropout", False))
 

@@ -670,6 +670,22 @@ EXTRA: list[Row] = [
     _row("grad_check_sparse", "num_checks=-1", lambda xp: gc.grad_check_sparse(
         lambda v: v, xp.asarray(X4), np.ones(X4.shape), num_checks=-1),
          Raises(ValueError, ("grad_check_sparse", "num_checks"))),
+    # the pure training step
+    _row("init_train_state", "model=42", lambda xp: pl.init_train_state(42),
+         Raises(TypeError, ("init_train_state", "params"))),
+    _row("init_train_state", "update_rule='nope'",
+         lambda xp: pl.init_train_state(_model(xp), "nope"),
+         Raises(ValueError, ("init_train_state", "update_rule", "nope"))),
+    _row("init_train_state", "optim_config=[]",
+         lambda xp: pl.init_train_state(_model(xp), "sgd", []),
+         Raises(TypeError, ("init_train_state", "optim_config"))),
+    _row("make_train_step", "model=42", lambda xp: pl.make_train_step(42),
+         Raises(TypeError, ("make_train_step", "params", "loss"))),
+    _row("make_train_step", "update_rule='nope'",
+         lambda xp: pl.make_train_step(_model(xp), "nope"),
+         Raises(ValueError, ("make_train_step", "update_rule", "nope"))),
+    _row("TrainState", "fields missing", lambda xp: pl.TrainState({}),
+         Raises(TypeError, ("TrainState", "model_state"))),
     _row("rel_error", "two libraries", lambda xp: pl.rel_error(
         xp.asarray(X4), _other_library(xp, X4)),
          Raises(TypeError, ("rel_error",))),
