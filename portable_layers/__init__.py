@@ -46,8 +46,19 @@ from .layers import (
     tanh_backward,
     tanh_forward,
 )
+from .layers import (  # transformer layers (issue 14)
+    gelu_backward,
+    gelu_forward,
+    multihead_attention_backward,
+    multihead_attention_forward,
+    patch_embed_backward,
+    patch_embed_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
+)
 from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 from .solver import Solver
+from .vit import VisionTransformer
 
 __version__ = "0.1.0"
 
@@ -104,4 +115,14 @@ __all__ = [
     "svm_loss",
     "tanh_backward",
     "tanh_forward",
+    # transformer layers and model (issue 14)
+    "VisionTransformer",
+    "gelu_backward",
+    "gelu_forward",
+    "multihead_attention_backward",
+    "multihead_attention_forward",
+    "patch_embed_backward",
+    "patch_embed_forward",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
 ]

@@ -1,6 +1,8 @@
 """Layers, each a forward returning ``(out, cache)`` beside its backward."""
 
 from .activations import (
+    gelu_backward,
+    gelu_forward,
     leaky_relu_backward,
     leaky_relu_forward,
     relu_backward,
@@ -9,6 +11,15 @@ from .activations import (
     sigmoid_forward,
     tanh_backward,
     tanh_forward,
+)
+from .attention import (
+    AttentionCache,
+    multihead_attention_backward,
+    multihead_attention_forward,
+    patch_embed_backward,
+    patch_embed_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
 )
 from .composite import (
     affine_norm_relu_backward,
@@ -37,6 +48,15 @@ from .normalization import (
 from .pooling import max_pool_backward, max_pool_forward
 
 __all__ = [
+    "AttentionCache",
+    "gelu_backward",
+    "gelu_forward",
+    "multihead_attention_backward",
+    "multihead_attention_forward",
+    "patch_embed_backward",
+    "patch_embed_forward",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
     "AffineCache",
     "affine_backward",
     "affine_forward",
