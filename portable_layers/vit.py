@@ -27,7 +27,11 @@ from .models import _Model, _non_negative, _positive_int
 __all__ = ["VisionTransformer"]
 
 Array = Any
-POS_SCALE = 0.02  # standard deviation of the initial position embeddings (ViT's, timm's)
+#: Standard deviation of the initial position embeddings: 1, the scale of the patch
+#: embeddings they are added to (unit-variance entries for unit-variance pixels under the
+#: 1/sqrt(fan_in) weights), so that where a patch sits counts from the first step.  ViT's
+#: 0.02 measured 96.7% on digits with the recipe, below the 97% this model is held to.
+POS_SCALE = 1.0
 
 
 class VisionTransformer(_Model):
@@ -55,7 +59,7 @@ class VisionTransformer(_Model):
         deviation ``1 / sqrt(fan_in)``; a float sets that one standard deviation for all
         of them, as the other models do.  Biases and layernorm shifts start at 0,
         layernorm scales at 1, and the position embeddings (``pos``, shape (T, D))
-        always from a normal with standard deviation 0.02.
+        always from a standard normal (:data:`POS_SCALE`, the patch embeddings' scale).
     reg : float
         L2 strength over the weight matrices only (the parameters named ``W...``), not
         over biases, layernorm parameters or position embeddings.
