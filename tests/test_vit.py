@@ -101,7 +101,7 @@ def test_wrong_image_shape_is_a_clear_value_error(xp: Any) -> None:
 
 def test_constructor_errors(xp: Any) -> None:
     ns = base_namespace(xp)
-    with pytest.raises(TypeError, match="VisionTransformer: num_heads must be an int, got 2.0"):
+    with pytest.raises(TypeError, match=r"VisionTransformer: num_heads must be an int, got 2\.0"):
         VisionTransformer(num_heads=2.0, xp=ns)
     with pytest.raises(ValueError, match="num_heads must divide embed_dim = 32, got 3"):
         VisionTransformer(num_heads=3, xp=ns)
