@@ -392,7 +392,8 @@ def attention_on_image(model: Any, image: Any) -> np.ndarray:
     return np.stack([m.mean(axis=1).reshape(m.shape[0], *grid) for m in maps])
 
 
-def plot_attention(path: str | Path, model: Any, image: Any, *, title: str = "") -> None:
+def plot_attention(path: str | Path, model: Any, image: Any, *, title: str = "",
+                   background: Any = None) -> None:
     """Save a PNG of a VisionTransformer's attention maps on one image.
 
     One row per block: the image, then one panel per head with the image in grey and
@@ -406,6 +407,9 @@ def plot_attention(path: str | Path, model: Any, image: Any, *, title: str = "")
     image : array of shape (C, H, W)
     title : str
         Put above the figure (e.g. the label and the prediction).
+    background : array of shape (C, H, W), optional
+        What to draw under the maps, e.g. the image before mean subtraction;
+        ``image`` itself by default.
 
     Examples
     --------
@@ -413,7 +417,8 @@ def plot_attention(path: str | Path, model: Any, image: Any, *, title: str = "")
     """
     func = "plot_attention"
     maps = attention_on_image(model, image)
-    host = np.asarray(_compat.to_numpy(image) if _compat.is_array_api_obj(image) else image)
+    shown = image if background is None else background
+    host = np.asarray(_compat.to_numpy(shown) if _compat.is_array_api_obj(shown) else shown)
     gray = host.mean(axis=0)
     p = model.patch_param["patch_size"]
     depth, heads = maps.shape[:2]
@@ -440,7 +445,10 @@ def _attention_figure(args: argparse.Namespace) -> None:
     from .solver import Solver
     from .vit import VisionTransformer
 
-    split = data.split_and_normalize(*data.load_digits(), num_train=1400, num_val=397, seed=0)
+    X, y = data.load_digits()
+    split = data.split_and_normalize(X, y, num_train=1400, num_val=397, seed=0)
+    # the training mean that was subtracted (train and val are all of X; see training._load)
+    mean = np.mean(X, axis=0) - np.sum(split["X_val"], axis=0) / X.shape[0]
     model = VisionTransformer(split["X_train"].shape[1:], xp=args.backend, dtype="float32",
                               seed=0)
     if args.checkpoint:
@@ -462,7 +470,7 @@ def _attention_figure(args: argparse.Namespace) -> None:
     guess = int(_compat.to_numpy(model.predict(X))[0])
     title = (f"validation digit {args.index}: label {int(split['y_val'][args.index])}, "
              f"predicted {guess}; attention each patch receives (mean over queries)")
-    plot_attention(args.out, model, image, title=title)
+    plot_attention(args.out, model, image, title=title, background=image + mean)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
