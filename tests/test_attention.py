@@ -271,3 +271,18 @@ def test_temporal_affine_and_layernorm_errors(xp: Any) -> None:
     with pytest.raises(ValueError, match=r"layernorm_forward: gamma must have shape \(D,\) = "
                                          r"\(5,\)"):
         pl.layernorm_forward(randn(xp, 2, 3, 5), randn(xp, 3), randn(xp, 3), {})
+
+
+def test_assert_gradients_fixture_on_attention_with_four_heads(xp: Any,
+                                                               assert_gradients: Any) -> None:
+    """The pytest plugin's one-line check, on a larger attention than the case table's."""
+    oracles = ("numerical", "autodiff") if importlib.util.find_spec("jax") else ("numerical",)
+    mask = xp.asarray(np.triu(np.ones((5, 5), dtype=bool)))  # query i sees keys j >= i
+
+    def forward(*arrays: Any) -> Any:
+        ns = _compat.array_namespace("test", x=arrays[0])  # the mask, in the oracle's library
+        m = ns.asarray(_compat.to_numpy(mask)) if ns is not base_namespace(xp) else mask
+        return pl.multihead_attention_forward(*arrays, {"num_heads": 4, "mask": m})
+
+    assert_gradients(forward, pl.multihead_attention_backward, tuple(_attention_args(xp)),
+                     oracles=oracles, mode="sampled", samples=6)
