@@ -27,12 +27,18 @@ from .layers import (
     conv_relu_pool_forward,
     dropout_backward,
     dropout_forward,
+    gelu_backward,
+    gelu_forward,
     layernorm_backward,
     layernorm_forward,
     leaky_relu_backward,
     leaky_relu_forward,
     max_pool_backward,
     max_pool_forward,
+    multihead_attention_backward,
+    multihead_attention_forward,
+    patch_embed_backward,
+    patch_embed_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
@@ -45,10 +51,13 @@ from .layers import (
     svm_loss,
     tanh_backward,
     tanh_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
 )
 from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 from .solver import Solver
 from .train_step import TrainState, init_train_state, make_train_step
+from .vit import VisionTransformer
 
 __version__ = "0.1.0"
 
@@ -58,6 +67,7 @@ __all__ = [
     "ThreeLayerConvNet",
     "TrainState",
     "TwoLayerPerceptron",
+    "VisionTransformer",
     "__version__",
     "affine_backward",
     "affine_forward",
@@ -80,6 +90,8 @@ __all__ = [
     "dropout_backward",
     "dropout_forward",
     "fast_check",
+    "gelu_backward",
+    "gelu_forward",
     "gradient_check",
     "init_train_state",
     "layernorm_backward",
@@ -92,7 +104,11 @@ __all__ = [
     "max_pool_backward",
     "max_pool_forward",
     "models",
+    "multihead_attention_backward",
+    "multihead_attention_forward",
     "optim",
+    "patch_embed_backward",
+    "patch_embed_forward",
     "plotting",
     "rel_error",
     "relu_backward",
@@ -108,4 +124,6 @@ __all__ = [
     "svm_loss",
     "tanh_backward",
     "tanh_forward",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
 ]

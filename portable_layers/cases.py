@@ -284,7 +284,55 @@ ZOO_CASES: tuple[LayerCase, ...] = (
     _norm_case("affine_layernorm_relu", "layernorm", ("x", "w", "b", "gamma", "beta")),
 )
 
-CASES: tuple[LayerCase, ...] = CORE_CASES + ZOO_CASES
+
+# ---------------------------------------------------------------------------
+# Transformer layers (issue 14)
+# ---------------------------------------------------------------------------
+
+PATCH = {"patch_size": 2}
+
+
+def _attention_inputs(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """x (N, T, D) = (2, 3, 4) and the projections, scaled so no softmax saturates."""
+    d = 4
+    return (rng.standard_normal((2, 3, d)), 0.5 * rng.standard_normal((d, 3 * d)),
+            0.1 * rng.standard_normal(3 * d), 0.5 * rng.standard_normal((d, d)),
+            0.1 * rng.standard_normal(d))
+
+
+def _attention(causal: bool) -> Callable[..., Any]:
+    def forward(x: Any, w_qkv: Any, b_qkv: Any, w_out: Any, b_out: Any) -> Any:
+        mask = None
+        if causal:  # built in x's namespace: query i sees keys j <= i
+            xp = _compat.array_namespace("cases", x=x)
+            t = xp.arange(x.shape[1], device=_compat.device(x))
+            mask = xp.expand_dims(t, axis=1) >= t
+        return L.multihead_attention_forward(x, w_qkv, b_qkv, w_out, b_out,
+                                             {"num_heads": 2, "mask": mask})
+
+    return forward
+
+
+_ATTENTION_NAMES = ("x", "w_qkv", "b_qkv", "w_out", "b_out")
+
+TRANSFORMER_CASES: tuple[LayerCase, ...] = (
+    LayerCase("gelu", L.gelu_forward, L.gelu_backward, _unary((4, 5), 2.0), ("x",)),
+    LayerCase("layernorm_tokens", lambda x, g, b: L.layernorm_forward(x, g, b, {}),
+              L.layernorm_backward, _norm_inputs((2, 3, 5), (5,)), ("x", "gamma", "beta")),
+    LayerCase("temporal_affine", L.temporal_affine_forward, L.temporal_affine_backward,
+              lambda rng: (rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)),
+                           rng.standard_normal(5)), ("x", "w", "b")),
+    LayerCase("patch_embed", lambda x, w, b: L.patch_embed_forward(x, w, b, PATCH),
+              L.patch_embed_backward,
+              lambda rng: (rng.standard_normal((2, 3, 4, 6)), rng.standard_normal((12, 5)),
+                           rng.standard_normal(5)), ("x", "w", "b")),
+    LayerCase("multihead_attention", _attention(False), L.multihead_attention_backward,
+              _attention_inputs, _ATTENTION_NAMES),
+    LayerCase("multihead_attention_causal", _attention(True), L.multihead_attention_backward,
+              _attention_inputs, _ATTENTION_NAMES),
+)
+
+CASES: tuple[LayerCase, ...] = CORE_CASES + ZOO_CASES + TRANSFORMER_CASES
 
 
 def case_names() -> list[str]:

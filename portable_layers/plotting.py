@@ -26,7 +26,9 @@ from . import layers as L
 __all__ = [
     "activation_curves",
     "add_arguments",
+    "attention_on_image",
     "plot_activations",
+    "plot_attention",
     "run",
     "save_training_figure",
     "weight_grid",
@@ -349,26 +351,159 @@ def plot_activations(
     _save_png(func, fig, path)
 
 
+def attention_on_image(model: Any, image: Any) -> np.ndarray:
+    """How much attention each patch of ``image`` receives, per block and head.
+
+    Runs :meth:`VisionTransformer.attention_maps` on the one image and averages each
+    map over the queries: entry ``[block, head, r, c]`` is the mean weight that the T
+    tokens give to the patch in grid row ``r``, column ``c`` (each ``[block, head]``
+    sums to 1 over the grid, as every query's weights do).
+
+    Parameters
+    ----------
+    model : VisionTransformer
+    image : array of shape (C, H, W), any backend (converted to the model's)
+
+    Returns
+    -------
+    maps : host array of shape (depth, num_heads, H // P, W // P)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_layers import VisionTransformer
+    >>> model = VisionTransformer(embed_dim=8, depth=1, num_heads=2, seed=0)
+    >>> maps = attention_on_image(model, np.ones((1, 8, 8)))
+    >>> maps.shape, np.round(maps.sum(axis=(2, 3)), 6)
+    ((1, 2, 4, 4), array([[1., 1.]]))
+    """
+    func = "attention_on_image"
+    if not callable(getattr(model, "attention_maps", None)):
+        msg = f"{func}: model must be a VisionTransformer, got {type(model).__name__}"
+        raise TypeError(msg)
+    host = np.asarray(_compat.to_numpy(image) if _compat.is_array_api_obj(image) else image)
+    if host.shape != tuple(model.input_shape):
+        raise ValueError(f"{func}: image must have shape {tuple(model.input_shape)}, "
+                         f"got {host.shape}")
+    X = _compat.from_numpy(host[None], model.xp, dtype=model.dtype)
+    p = model.patch_param["patch_size"]
+    grid = (host.shape[1] // p, host.shape[2] // p)
+    maps = [np.asarray(_compat.to_numpy(m), dtype=np.float64)[0] for m in model.attention_maps(X)]
+    return np.stack([m.mean(axis=1).reshape(m.shape[0], *grid) for m in maps])
+
+
+def plot_attention(path: str | Path, model: Any, image: Any, *, title: str = "",
+                   background: Any = None) -> None:
+    """Save a PNG of a VisionTransformer's attention maps on one image.
+
+    One row per block: the image, then one panel per head with the image in grey and
+    the attention each patch receives (:func:`attention_on_image`) laid over it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The PNG file to write (atomically; its folder must exist).
+    model : VisionTransformer
+    image : array of shape (C, H, W)
+    title : str
+        Put above the figure (e.g. the label and the prediction).
+    background : array of shape (C, H, W), optional
+        What to draw under the maps, e.g. the image before mean subtraction;
+        ``image`` itself by default.
+
+    Examples
+    --------
+    >>> plot_attention("attention.png", model, X_val[0])  # doctest: +SKIP
+    """
+    func = "plot_attention"
+    maps = attention_on_image(model, image)
+    shown = image if background is None else background
+    host = np.asarray(_compat.to_numpy(shown) if _compat.is_array_api_obj(shown) else shown)
+    gray = host.mean(axis=0)
+    p = model.patch_param["patch_size"]
+    depth, heads = maps.shape[:2]
+    fig = _figure(func, figsize=(2.2 * (heads + 1), 2.3 * depth + 0.6), layout="constrained")
+    axes = np.asarray(fig.subplots(depth, heads + 1, squeeze=False))
+    for b in range(depth):
+        axes[b, 0].imshow(gray, cmap="gray", interpolation="nearest")
+        axes[b, 0].set_title(f"block {b + 1}: input", fontsize=9)
+        for h in range(heads):
+            ax = axes[b, h + 1]
+            ax.imshow(gray, cmap="gray", interpolation="nearest")
+            up = np.kron(maps[b, h], np.ones((p, p)))
+            ax.imshow(up, cmap="inferno", alpha=0.6, interpolation="nearest")
+            ax.set_title(f"head {h + 1} (max {maps[b, h].max():.2f})", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(title or "Attention each patch receives (mean over queries)")
+    _save_png(func, fig, path)
+
+
+def _attention_figure(args: argparse.Namespace) -> None:
+    """``plot attention``: a checkpoint's (or a freshly trained) ViT on a validation digit."""
+    from . import data, training
+    from .solver import Solver
+    from .vit import VisionTransformer
+
+    X, y = data.load_digits()
+    split = data.split_and_normalize(X, y, num_train=1400, num_val=397, seed=0)
+    # the training mean that was subtracted (train and val are all of X; see training._load)
+    mean = np.mean(X, axis=0) - np.sum(split["X_val"], axis=0) / X.shape[0]
+    model = VisionTransformer(split["X_train"].shape[1:], xp=args.backend, dtype="float32",
+                              seed=0)
+    if args.checkpoint:
+        from .checkpoint import load_checkpoint
+
+        load_checkpoint(args.checkpoint, model)
+    else:
+        recipe = training.VIT_DEFAULTS["digits"]
+        Solver(model, {k: split[k] for k in ("X_train", "y_train", "X_val", "y_val")},
+               update_rule=recipe["update_rule"],
+               optim_config={"learning_rate": recipe["learning_rate"]},
+               batch_size=recipe["batch_size"], num_epochs=args.epochs, verbose=False,
+               seed=0).train()
+    if not 0 <= args.index < split["X_val"].shape[0]:
+        raise ValueError(f"plot: --index must be in [0, {split['X_val'].shape[0]}), "
+                         f"got {args.index}")
+    image = split["X_val"][args.index]
+    X = _compat.from_numpy(image[None], model.xp, dtype=model.dtype)
+    guess = int(_compat.to_numpy(model.predict(X))[0])
+    title = (f"validation digit {args.index}: label {int(split['y_val'][args.index])}, "
+             f"predicted {guess}; attention each patch receives (mean over queries)")
+    plot_attention(args.out, model, image, title=title, background=image + mean)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``python -m portable_layers plot`` to ``parser``."""
-    parser.add_argument("what", choices=["activations"], help="the figure to draw")
+    parser.add_argument("what", choices=["activations", "attention"],
+                        help="the figure to draw (attention: a VisionTransformer on a digit)")
     parser.add_argument(
         "--backend",
         default="numpy",
         choices=list(_compat.BACKENDS),
         help="array library that computes the curves (default numpy)",
     )
-    parser.add_argument("--out", default="activations.png", help="PNG file to write")
+    parser.add_argument("--out", help="PNG file to write (default WHAT.png)")
     parser.add_argument("--lo", type=float, default=-10.0, help="left end of the x range")
     parser.add_argument("--hi", type=float, default=10.0, help="right end of the x range")
     parser.add_argument("--num", type=int, default=401, help="number of points")
+    parser.add_argument("--checkpoint", help="attention: a trained VisionTransformer's .npz "
+                        "(default: train one on digits with the documented recipe)")
+    parser.add_argument("--epochs", type=int, default=30,
+                        help="attention without --checkpoint: epochs to train (default 30)")
+    parser.add_argument("--index", type=int, default=0,
+                        help="attention: which validation digit (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``plot``; returns the exit status (1 with a message on stderr on failure)."""
+    if getattr(args, "out", None) is None:
+        args.out = f"{args.what}.png"
     try:
         if args.what == "activations":
             plot_activations(args.out, args.backend, lo=args.lo, hi=args.hi, num=args.num)
+        elif args.what == "attention":
+            _attention_figure(args)
         else:
             raise ValueError(f"plot: unknown figure {args.what!r}; choose activations")
     except (ImportError, ValueError, TypeError, OSError) as e:

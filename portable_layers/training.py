@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _compat
 
-__all__ = ["CONVNET_DEFAULTS", "DEFAULTS", "add_arguments", "run"]
+__all__ = ["CONVNET_DEFAULTS", "DEFAULTS", "VIT_DEFAULTS", "add_arguments", "run"]
 
 #: Per-dataset defaults for the options left unset on the command line.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -37,6 +37,11 @@ CONVNET_DEFAULTS: dict[str, dict[str, Any]] = {
                "epochs": 15},
     "cifar10": {"num_filters": 32, "filter_size": 7, "hidden_dims": [100], "learning_rate": 1e-3,
                 "epochs": 1},
+}
+#: What ``--model vit`` changes in :data:`DEFAULTS`: the VisionTransformer's documented recipe.
+VIT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits": {"update_rule": "adam", "learning_rate": 3e-3, "epochs": 30, "batch_size": 100},
+    "cifar10": {"update_rule": "adam", "learning_rate": 1e-3, "epochs": 1, "batch_size": 100},
 }
 _SPLITS = {"digits": (1400, 397), "cifar10": (49000, 1000)}
 
@@ -57,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="digits (bundled with scikit-learn) or cifar10 (needs --root)")
     parser.add_argument("--root", help="folder holding CIFAR-10 (cifar-10-batches-py)")
     parser.add_argument("--backend", choices=_compat.BACKENDS, default="numpy")
-    parser.add_argument("--model", choices=("two_layer", "fc", "convnet"), default="two_layer",
-                        help="TwoLayerPerceptron, FullyConnectedNet or ThreeLayerConvNet")
+    parser.add_argument("--model", choices=("two_layer", "fc", "convnet", "vit"),
+                        default="two_layer", help="TwoLayerPerceptron, FullyConnectedNet, "
+                        "ThreeLayerConvNet or VisionTransformer (its defaults)")
     parser.add_argument("--hidden-dims", type=int, nargs="+", metavar="H",
                         help="hidden layer sizes (one for two_layer and convnet; default 100)")
     parser.add_argument("--normalization", choices=("batchnorm", "layernorm"),
@@ -112,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
 def _defaults(dataset: str, model: str) -> dict[str, Any]:
     """The defaults for ``dataset``, with the convnet's own where ``model`` is convnet."""
     extra = CONVNET_DEFAULTS[dataset] if model == "convnet" else {}
+    if model == "vit":
+        extra = VIT_DEFAULTS[dataset]
     return {**DEFAULTS[dataset], **extra}
 
 
@@ -136,6 +144,12 @@ def _load(dataset: str, root: str | None, seed: int) -> dict[str, np.ndarray]:
 def _model(args: argparse.Namespace, opts: dict[str, Any], X: np.ndarray) -> Any:
     from .models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 
+    if args.model == "vit":
+        from .vit import VisionTransformer
+
+        if X.ndim != 4:
+            raise ValueError(f"--model vit needs images (N, C, H, W), got shape {X.shape}")
+        return VisionTransformer(X.shape[1:], xp=args.backend, dtype=args.dtype, seed=args.seed)
     hidden = opts["hidden_dims"]
     input_dim, kw = int(np.prod(X.shape[1:])), {"xp": args.backend, "dtype": args.dtype,
                                                 "seed": args.seed}
@@ -171,8 +185,16 @@ def _plot(path: str, solver: Any, model: Any, data: dict[str, np.ndarray]) -> No
     save_training_figure(path, loss_history=solver.loss_history,
                          train_acc_history=solver.train_acc_history,
                          val_acc_history=solver.val_acc_history,
-                         **_first_layer(model.params["W1"], data["X_train"].shape[1:]))
+                         **_first_layer(model.params["W1"], _first_input(model, data)))
     print(f"saved {path}")
+
+
+def _first_input(model: Any, data: dict[str, np.ndarray]) -> tuple[int, ...]:
+    """What one column of ``W1`` sees: a patch (C, P, P) for the VisionTransformer."""
+    patch = getattr(model, "patch_param", None)
+    if patch is not None:
+        return (data["X_train"].shape[1], patch["patch_size"], patch["patch_size"])
+    return data["X_train"].shape[1:]
 
 
 def _first_layer(w1: Any, image_shape: tuple[int, ...]) -> dict[str, Any]:

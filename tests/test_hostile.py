@@ -701,6 +701,106 @@ def _other_library(xp: Any, a: np.ndarray) -> Any:
     return np.asarray(a)
 
 
+# ---------------------------------------------------------------------------
+# Transformer layers and VisionTransformer (issue 14)
+# ---------------------------------------------------------------------------
+
+TOK = rng.standard_normal((2, 3, 4))  # (N, T, D) tokens
+ATTN = {"num_heads": 2}
+VIT = "VisionTransformer"
+MHA = "multihead_attention_forward"
+
+
+def _gelu_ref(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x))))
+
+
+def _params_of(func: str, args: tuple[str, ...], out: str) -> dict[str, dict[str, Raises | Result]]:
+    """Generic kinds for a weight and a bias: every malformed one is refused by name."""
+    kinds = {}
+    for arg in args:
+        kinds[arg] = _float_arg(func, arg, ndim=_ve(func, arg),
+                                shape=_ve(func, out if arg == args[0] else arg),
+                                empty=_ve(func, arg))
+    return kinds
+
+
+def _attention(xp: Any, **param: Any) -> Any:
+    x = xp.asarray(TOK)
+    return pl.multihead_attention_forward(x, _g(x, (4, 12), 0.1), _g(x, (12,), 0.0),
+                                          _g(x, (4, 4), 0.1), _g(x, (4,), 0.0),
+                                          {**ATTN, **param})
+
+
+def _vit(xp: Any, **kw: Any) -> Any:
+    return pl.VisionTransformer(**{"input_dim": (1, 4, 4), "embed_dim": 8, "depth": 1,
+                                   "num_heads": 2, "xp": base_namespace(xp), "seed": 0, **kw})
+
+
+SPECS += [
+    _elementwise("gelu", pl.gelu_forward, _gelu_ref),
+    Spec("temporal_affine_forward", pl.temporal_affine_forward,
+         {"x": TOK, "w": rng.standard_normal((4, 2)), "b": rng.standard_normal(2)},
+         {"x": _float_arg("temporal_affine_forward", "x",
+                          ndim=_ve("temporal_affine_forward", "x", "3 dim"),
+                          shape=_ve("temporal_affine_forward", "w", "(D, M)"), empty=EMPTY),
+          **_params_of("temporal_affine_forward", ("w", "b"), "b")}),
+    Spec("patch_embed_forward", lambda x, w, b: pl.patch_embed_forward(x, w, b, {"patch_size": 2}),
+         {"x": IMG, "w": rng.standard_normal((8, 3)), "b": rng.standard_normal(3)},
+         {"x": _float_arg("patch_embed_forward", "x",
+                          ndim=_ve("patch_embed_forward", "x", "4 dim"),
+                          shape=_ve("patch_embed_forward", "patch_size", "W = 5"), empty=EMPTY),
+          **_params_of("patch_embed_forward", ("w", "b"), "b")}),
+    Spec(MHA, lambda **a: pl.multihead_attention_forward(**a, attn_param=ATTN),
+         {"x": TOK, "w_qkv": 0.1 * rng.standard_normal((4, 12)), "b_qkv": np.zeros(12),
+          "w_out": 0.1 * rng.standard_normal((4, 4)), "b_out": np.zeros(4)},
+         {"x": _float_arg(MHA, "x", ndim=_ve(MHA, "x", "3 dim"), shape=_ve(MHA, "w_qkv"),
+                          empty=EMPTY),
+          "w_qkv": _float_arg(MHA, "w_qkv", ndim=_ve(MHA, "w_qkv", "(D, 3D)"),
+                              shape=_ve(MHA, "w_qkv", "(D, 3D)"),
+                              empty=_ve(MHA, "w_qkv", "(D, 3D)"))}),
+]
+for _name, _fwd, _args in [
+    ("gelu", pl.gelu_forward, {"x": X4}),
+    ("temporal_affine", lambda x: pl.temporal_affine_forward(x, _g(x, (4, 2)), _g(x, (2,))),
+     {"x": TOK}),
+    ("patch_embed", lambda x: pl.patch_embed_forward(x, _g(x, (8, 3)), _g(x, (3,)),
+                                                     {"patch_size": 2}), {"x": IMG}),
+    ("multihead_attention", lambda x: _attention(_compat.array_namespace("test", x=x)),
+     {"x": TOK}),
+]:
+    SPECS.append(_backward(_name, lambda _f=_fwd, **kw: _f(**kw),
+                           getattr(pl, f"{_name}_backward"), _args))
+for _spec in SPECS:  # (4, 3, 1) is now a valid (N, ..., D) input, with D = 1 not gamma's 3
+    if _spec.name == "layernorm_forward":
+        _spec.kinds["x"]["ndim"] = _ve("layernorm_forward", "gamma", "(D,) = (1,)")
+
+_HIDES_ROW_1 = np.tril(np.ones((3, 3), dtype=bool)) & (np.arange(3)[:, None] != 1)
+EXTRA += [
+    _row(MHA, "mask:int", lambda xp: _attention(xp, mask=xp.asarray(np.ones((3, 3), dtype=int))),
+         Raises(TypeError, (MHA, "mask", "boolean"))),
+    _row(MHA, "mask:shape", lambda xp: _attention(xp, mask=xp.asarray(np.ones((3, 4), bool))),
+         Raises(ValueError, (MHA, "mask", "(T, T) = (3, 3)"))),
+    _row(MHA, "mask:list", lambda xp: _attention(xp, mask=np.ones((3, 3), bool).tolist()),
+         Raises(TypeError, (MHA, "mask"))),
+    _row(MHA, "mask:mixed", lambda xp: _attention(xp, mask=_other_library(
+        xp, np.ones((3, 3), bool))), Raises(TypeError, (MHA, "one array library"))),
+    _row(MHA, "mask:row hides all", lambda xp: _attention(xp, mask=xp.asarray(_HIDES_ROW_1)),
+         Raises(ValueError, (MHA, "mask", "queries [1]"))),
+    _row(MHA, "num_heads=2.0", lambda xp: _attention(xp, num_heads=2.0),
+         Raises(TypeError, (MHA, "num_heads", "int"))),
+    _row(MHA, "num_heads=3", lambda xp: _attention(xp, num_heads=3),
+         Raises(ValueError, (MHA, "num_heads", "D = 4"))),
+    *[_row(VIT, f"{arg}={v!r}", lambda xp, a=arg, v=v: _vit(xp, **{a: v}), Raises(exc, (VIT, arg)))
+      for arg, v, exc in [("num_heads", 2.0, TypeError), ("num_heads", 3, ValueError),
+                          ("patch_size", 3, ValueError), ("input_dim", 16, ValueError),
+                          ("embed_dim", 0, ValueError), ("reg", -1.0, ValueError),
+                          ("weight_scale", float("nan"), ValueError)]],
+    _row(f"{VIT}.loss", "X:shape", lambda xp: _vit(xp).loss(xp.asarray(IMG)),
+         Raises(ValueError, (f"{VIT}.loss", "X", "(N, 1, 4, 4)"))),
+    _row(f"{VIT}.loss", "X:nan", lambda xp: _vit(xp).loss(hostile("nan", IMG[:, :1], xp)), NAN),
+]
+
 def _equal(a: Any, b: Any) -> None:
     assert a == b, (a, b)
 

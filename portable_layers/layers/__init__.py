@@ -1,6 +1,8 @@
 """Layers, each a forward returning ``(out, cache)`` beside its backward."""
 
 from .activations import (
+    gelu_backward,
+    gelu_forward,
     leaky_relu_backward,
     leaky_relu_forward,
     relu_backward,
@@ -9,6 +11,15 @@ from .activations import (
     sigmoid_forward,
     tanh_backward,
     tanh_forward,
+)
+from .attention import (
+    AttentionCache,
+    multihead_attention_backward,
+    multihead_attention_forward,
+    patch_embed_backward,
+    patch_embed_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
 )
 from .composite import (
     affine_norm_relu_backward,
@@ -38,6 +49,7 @@ from .pooling import max_pool_backward, max_pool_forward
 
 __all__ = [
     "AffineCache",
+    "AttentionCache",
     "affine_backward",
     "affine_forward",
     "affine_norm_relu_backward",
@@ -54,12 +66,18 @@ __all__ = [
     "conv_relu_pool_forward",
     "dropout_backward",
     "dropout_forward",
+    "gelu_backward",
+    "gelu_forward",
     "layernorm_backward",
     "layernorm_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "max_pool_backward",
     "max_pool_forward",
+    "multihead_attention_backward",
+    "multihead_attention_forward",
+    "patch_embed_backward",
+    "patch_embed_forward",
     "relu_backward",
     "relu_forward",
     "sigmoid_backward",
@@ -72,4 +90,6 @@ __all__ = [
     "svm_loss",
     "tanh_backward",
     "tanh_forward",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
 ]

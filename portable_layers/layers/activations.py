@@ -182,3 +182,57 @@ def tanh_backward(dout: Array, cache: Array) -> Array:
     t = cache
     _backward_setup("tanh_backward", dout, t)
     return dout * (1 - t * t)
+
+
+_GELU_C = 0.7978845608028654  # sqrt(2 / pi)
+_GELU_A = 0.044715
+
+
+def gelu_forward(x: Array) -> tuple[Array, tuple[Array, Array]]:
+    """GELU, tanh approximation: ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))``.
+
+    This is PyTorch's ``gelu(approximate="tanh")`` (the Array API standard has no
+    ``erf``, so the exact GELU is out of reach of a portable layer).
+
+    Parameters
+    ----------
+    x : floating array of any shape
+
+    Returns
+    -------
+    out : array like ``x``
+    cache : tuple ``(x, t)``
+        ``t = tanh(sqrt(2/pi) * (x + 0.044715 * x**3))``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(gelu_forward(np.array([-1.0, 0.0, 1.0]))[0], 4)
+    array([-0.1588,  0.    ,  0.8412])
+    """
+    xp = _setup("gelu_forward", x)
+    t = xp.tanh(_GELU_C * (x + _GELU_A * (x * x * x)))
+    return 0.5 * x * (1 + t), (x, t)
+
+
+def gelu_backward(dout: Array, cache: tuple[Array, Array]) -> Array:
+    """Gradient of :func:`gelu_forward`.
+
+    ``d/dx = 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * sqrt(2/pi) * (1 + 3 * 0.044715 * x**2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _, cache = gelu_forward(np.array([0.0]))
+    >>> gelu_backward(np.array([1.0]), cache)
+    array([0.5])
+    """
+    x, t = cache
+    _backward_setup("gelu_backward", dout, x)
+    local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_GELU_C * (1 + 3 * _GELU_A * (x * x)))
+    return dout * local

@@ -74,7 +74,7 @@ def _mode(func: str, name: str, params: Mapping[str, Any]) -> str:
     return mode
 
 
-def _affine_setup(func: str, x: Array, gamma: Array, beta: Array, ndim: int,
+def _affine_setup(func: str, x: Array, gamma: Array, beta: Array, ndim: int | str,
                   param_shape: tuple[Any, ...], hint: str) -> Any:
     xp = array_namespace(func, x=x, gamma=gamma, beta=beta)
     for name, arr in (("x", x), ("gamma", gamma), ("beta", beta)):
@@ -277,19 +277,22 @@ def _channels_first(xp: Any, x2d: Array, shape: tuple[int, ...]) -> Array:
 def layernorm_forward(
     x: Array, gamma: Array, beta: Array, ln_param: Mapping[str, Any]
 ) -> tuple[Array, NormCache]:
-    """Forward pass of layer normalization: each sample standardized over its D features.
+    """Forward pass of layer normalization: each feature vector standardized over its D entries.
+
+    ``x`` of shape (N, D) is CS231n's case; a larger ``x`` of shape (N, ..., D), such
+    as a transformer's tokens (N, T, D), is normalized over its last axis alone.
 
     Parameters
     ----------
-    x : floating array of shape (N, D)
+    x : floating array of shape (N, ..., D), at least 2 dimensions
     gamma, beta : floating arrays of shape (D,)
     ln_param : dict
         ``'eps'`` (default 1e-5); other keys are ignored.
 
     Returns
     -------
-    out : array of shape (N, D)
-    cache : tuple ``(xhat, gamma, inv_std)``, ``inv_std`` of shape (N, 1)
+    out : array of x's shape
+    cache : tuple ``(xhat, gamma, inv_std)``, ``inv_std`` of shape (N, ..., 1)
 
     Raises
     ------
@@ -306,15 +309,18 @@ def layernorm_forward(
     array([[-1.,  1.]])
     """
     func = "layernorm_forward"
-    d = x.shape[1] if getattr(x, "ndim", 0) == 2 else "D"
-    xp = _affine_setup(func, x, gamma, beta, 2, (d,), f"(D,) = ({d},) to match x")
+    d = x.shape[-1] if getattr(x, "ndim", 0) >= 2 else "D"
+    xp = _affine_setup(func, x, gamma, beta, ">=2", (d,), f"(D,) = ({d},) to match x")
     eps = _number(func, "ln_param", _params(func, "ln_param", ln_param), "eps", 1e-5, 0.0)
-    xhat, _, _, inv_std = _standardize(xp, x, 1, eps)
+    xhat, _, _, inv_std = _standardize(xp, x, -1, eps)
     return gamma * xhat + beta, (xhat, gamma, inv_std)
 
 
 def layernorm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array]:
     """Backward pass of :func:`layernorm_forward`; returns ``(dx, dgamma, dbeta)``.
+
+    ``dx`` has x's shape (N, ..., D); ``dgamma`` and ``dbeta`` are (D,), summed over
+    every other axis.
 
     Examples
     --------
@@ -327,8 +333,9 @@ def layernorm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Arr
     xhat, gamma, inv_std = cache
     xp = array_namespace(func, dout=dout, cache=xhat)
     check.dout_like(func, dout, xhat.shape)
-    dx = _standardize_backward(xp, dout * gamma, xhat, inv_std, 1)
-    return dx, xp.sum(dout * xhat, axis=0), xp.sum(dout, axis=0)
+    dx = _standardize_backward(xp, dout * gamma, xhat, inv_std, -1)
+    axes = tuple(range(xhat.ndim - 1))
+    return dx, xp.sum(dout * xhat, axis=axes), xp.sum(dout, axis=axes)
 
 
 def spatial_groupnorm_forward(
