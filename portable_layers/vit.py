@@ -141,9 +141,8 @@ class VisionTransformer(_Model):
         self.attn_param = {"num_heads": heads}
         tokens = (h // p) * (w // p)
 
-        self._setup(0.0 if weight_scale is None else weight_scale, reg, xp, dtype, seed)
+        self._setup(0.0 if weight_scale is None else weight_scale, reg, xp, dtype, seed, device)
         self._fixed_scale = weight_scale is not None
-        self._device = device
 
         self._matrix("W1", "b1", c * p * p, d)
         self._params["pos"] = self._array(POS_SCALE * self._rng.standard_normal((tokens, d)))
@@ -159,9 +158,6 @@ class VisionTransformer(_Model):
         self._finish()
 
     # -- construction ------------------------------------------------------------------
-
-    def _array(self, host: np.ndarray) -> Array:
-        return _compat.from_numpy(host, self.xp, dtype=self.dtype, device=self._device)
 
     def _matrix(self, w: str, b: str, fan_in: int, fan_out: int) -> None:
         scale = self._scale if self._fixed_scale else 1.0 / math.sqrt(fan_in)
