@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import parser, write_json
+from harness import fact, parser, write_json
 
 import portable_layers as pl
 from portable_layers.cases import CASES
@@ -188,8 +188,27 @@ def main() -> None:
         for dtype in ("float64", "float32")
     ]
     write_json(args.out, {"benchmark": "fastmode", "seeds": seeds, "fast_step": FAST_STEP,
-                          "figures": figures, "floors": floor, "steps": by_step,
-                          "catches": caught})
+                          "figures": figures, "facts": facts(floor, by_step, caught, seeds),
+                          "floors": floor, "steps": by_step, "catches": caught})
+
+
+def facts(floor: dict[str, Any], by_step: dict[str, Any], caught: dict[str, Any],
+          seeds: int) -> list[dict[str, Any]]:
+    """The README's results: floors, the floor by step, and what the planted errors show."""
+    out = [fact(f"fastmode.floor.{dtype}", f"noise floor, {dtype} (worst: {f['worst']})",
+                f"{f['floor']:.1e} (tolerance {f['tol']:g})") for dtype, f in floor.items()]
+    out += [fact(f"fastmode.step.{h}", f"float64 floor with relative step h = {h}"
+                 + (" (FAST_STEP)" if float(h) == FAST_STEP else ""), f"{r['floor']:.1e}")
+            for h, r in by_step.items()]
+    deltas = ", ".join(f"{x:g}" for x in DELTAS)
+    for name, fractions in caught.items():
+        problem, kind = name.rsplit(" ", 1)
+        what = ("all of it scaled by 1 + δ" if kind == "scale"
+                else "one entry off by δ times its largest entry")
+        out.append(fact(f"fastmode.catch.{name}",
+                        f"{problem}: {what}; failed directions (of {seeds}) for δ = {deltas}",
+                        " / ".join(f"{v:.0%}" for v in fractions.values())))
+    return out
 
 
 if __name__ == "__main__":
