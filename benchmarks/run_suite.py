@@ -3,7 +3,9 @@
 Each run of the suite runs every benchmark once, in its own process, writing
 ``<results>/run-K/bench_NAME.json``; then ``render_readme.py`` rewrites the README's
 benchmark blocks from all the runs (median and range).  Earlier ``run-*`` folders in
-``<results>`` are removed first, so the README reflects one session of measurements.
+``<results>`` are removed first, so the README reflects one session of measurements;
+with ``--only NAME`` just that benchmark is rerun (after a change to what it measures)
+and the others' results are kept.
 
     python benchmarks/run_suite.py --runs 3          # what `nox -s bench` runs
     python benchmarks/run_suite.py --smoke --results /tmp/smoke --readme-output /tmp/R.md
@@ -31,14 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     p.add_argument("--smoke", action="store_true", help="every benchmark with --smoke")
     p.add_argument("--repeats", type=int, help="passed to every benchmark")
-    p.add_argument("--only", action="append", help="run only this bench_NAME.py (repeatable)")
+    p.add_argument("--only", action="append",
+                   help="rerun only bench_NAME.py (repeatable): its results in every run-K/ "
+                        "are replaced, the other benchmarks' results are kept")
     p.add_argument("--dask-full", action="store_true",
                    help="bench_dask.py over 1,000,000 rows (12 GB, lazily) instead of 200,000")
     p.add_argument("--no-render", action="store_true", help="do not touch the README")
     p.add_argument("--readme-output", help="write the rendered README here, not in place")
     args = p.parse_args(argv)
     scripts = benchmarks() if not args.only else [f"bench_{n}.py" for n in args.only]
-    if os.path.isdir(args.results):
+    if os.path.isdir(args.results) and not args.only:
         for name in os.listdir(args.results):
             if name.startswith("run-"):
                 shutil.rmtree(os.path.join(args.results, name))
