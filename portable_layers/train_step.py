@@ -115,8 +115,8 @@ def init_train_state(model: Any, update_rule: Any = "sgd",
     step: Any = 0
     if _compat.is_jax_namespace(xp):
         dev = _compat.device(first)
-        step = xp.asarray(0, dtype=xp.int32, device=dev)
-        seed = xp.asarray(seed, dtype=xp.int32, device=dev)
+        step = _compat.from_numpy(0, xp, dtype=xp.int32, device=dev)
+        seed = _compat.from_numpy(seed, xp, dtype=xp.int32, device=dev)
     return TrainState(dict(params), dict(getattr(model, "state", {}) or {}), opt, step, seed)
 
 
@@ -128,9 +128,9 @@ def _init_config(xp: Any, name: str | None, w: Array, config: dict[str, Any]) ->
 
     def as_array(value: Any) -> Any:
         if isinstance(value, float):
-            return xp.asarray(value, dtype=w.dtype, device=dev)
+            return _compat.from_numpy(value, xp, dtype=w.dtype, device=dev)
         if isinstance(value, int) and not isinstance(value, bool):
-            return xp.asarray(value, device=dev)
+            return _compat.from_numpy(value, xp, device=dev)
         return value
 
     return {k: as_array(v) for k, v in filled.items()}
