@@ -82,10 +82,16 @@ class Placement:
         return {k: self.xp.asarray(v, copy=True) for k, v in params.items()}
 
     def put_state(self, state: TrainState) -> TrainState:
-        """On a mesh: every array of the state replicated on each device."""
-        if self.mesh is None:
-            return state
-        return _compat.jax_replicate(state, self.mesh)
+        """On a mesh: every array of the state replicated on each device.  On one JAX
+        device: committed to its device, as the compiled step's outputs are, so the
+        first epoch and the next ones hit the same compilation."""
+        if self.mesh is not None:
+            return _compat.jax_replicate(state, self.mesh)
+        if self.jax:
+            import jax
+
+            return jax.device_put(state, _compat.device(next(iter(state.params.values()))))
+        return state
 
     def put_batch(self, X: Array, y: Array) -> tuple[Array, Array]:
         """On a mesh: the batch split along its rows over the devices."""

@@ -257,6 +257,12 @@ def init_config(name: str, w: Array, config: Config | None = None) -> Config:
     return _filled(name, w, config)
 
 
+def _state_keys(name: str) -> tuple[str, ...]:
+    """The keys of rule ``name``'s state in its config (``("m", "v", "t")`` for adam)."""
+    get_update_rule(name)
+    return _STATE[name]
+
+
 def _adam_in_place(w: Array, dw: Array, config: Config) -> tuple[Array, Config]:
     """:func:`adam` for NumPy buffers its caller owns: ``w``, ``m``, ``v`` and ``dw`` are
     written into (the same arithmetic, in the same order, as :func:`adam`).

@@ -45,6 +45,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import _compat, optim
 
 __all__ = ["TrainState", "init_train_state", "make_train_step"]
@@ -123,8 +125,12 @@ def init_train_state(model: Any, update_rule: Any = "sgd",
 def _init_config(xp: Any, name: str | None, w: Array, config: dict[str, Any]) -> dict[str, Any]:
     if name is None:
         return dict(config)
-    filled = optim.init_config(name, w, config)
     dev = _compat.device(w)
+    if _compat.is_jax_namespace(xp):  # zeros from the host: jnp.zeros_like compiles per shape
+        zeros = np.zeros(tuple(w.shape), dtype=np.dtype(w.dtype))
+        config = {**{k: _compat.from_numpy(zeros, xp, device=dev)
+                     for k in optim._state_keys(name) if k != "t"}, **config}
+    filled = optim.init_config(name, w, config)
 
     def as_array(value: Any) -> Any:
         if isinstance(value, float):
