@@ -32,9 +32,10 @@ def _cached(key: Any, build: Callable[[], Any]) -> Any:
 
 
 def predict_function(model: Any) -> Callable[[Any, Any, Array], Array]:
-    """``scores(params, model_state, X)`` in test mode, pure where the model allows."""
+    """``scores(params, model_state, X)`` in test mode, pure where the model allows (for
+    the Solver: its data is validated once, so the layers run unchecked)."""
     if callable(getattr(model, "signature", None)):
-        return lambda p, s, X: model.apply(X, params=p, state=s)[0]
+        return lambda p, s, X: model.apply(X, params=p, state=s, checked=False)[0]
     _, pure = loss_function(model)
     if pure:
         return lambda p, s, X: model.loss(X, params=p)
@@ -55,7 +56,10 @@ class Placement:
         # NumPy and adam: the Solver owns its copy of the parameters and the optimiser
         # state, so the update writes into them (no temporaries per parameter).
         self.in_place = update_rule == "adam" and _compat.backend_name(xp) == "numpy"
-        step = make_train_step(model, optim._adam_in_place if self.in_place else update_rule)
+        # Data and parameters are validated once, at the Solver's boundary: the step runs
+        # the layers' and the update rule's unchecked forms.
+        step = make_train_step(model, optim._adam_in_place if self.in_place else update_rule,
+                               checked=False)
         self.jax = _compat.is_jax_namespace(xp) and step.pure  # type: ignore[attr-defined]
         signature = getattr(model, "signature", None)
         structure = signature() if callable(signature) else ("instance", id(model))

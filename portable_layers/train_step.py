@@ -142,7 +142,7 @@ def _init_config(xp: Any, name: str | None, w: Array, config: dict[str, Any]) ->
     return {k: as_array(v) for k, v in filled.items()}
 
 
-def loss_function(model: Any) -> tuple[Callable[..., Any], bool]:
+def loss_function(model: Any, checked: bool = True) -> tuple[Callable[..., Any], bool]:
     """``f(params, model_state, X, y, dropout_seed) -> ((loss, grads), model_state)`` and
     whether ``f`` is pure (traceable by ``jax.jit``).
 
@@ -164,7 +164,7 @@ def loss_function(model: Any) -> tuple[Callable[..., Any], bool]:
         raise TypeError(f"{func}: model {type(model).__name__} lacks " + " and ".join(missing))
     if ours:
         def pure(p: Any, s: Any, X: Array, y: Array, seed: Any) -> Any:
-            return apply(X, y, params=p, state=s, dropout_seed=seed)
+            return apply(X, y, params=p, state=s, dropout_seed=seed, checked=checked)
 
         return pure, True
     if _takes_params(loss):
@@ -188,7 +188,7 @@ def _takes_params(fn: Any) -> bool:
     return any(p.name == "params" or p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
-def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
+def make_train_step(model: Any, update_rule: Any = "sgd", *, checked: bool = True) -> Step:
     """``step(state, X, y) -> (loss, next_state)``: one minibatch of gradient descent.
 
     The step computes the loss and gradients with ``model.apply`` from
@@ -206,6 +206,11 @@ def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
         traceable).
     update_rule : str or callable
         As for :func:`init_train_state` (use the same one).
+    checked : bool
+        False skips the argument checks of the layers and of the update rule inside
+        the step, for a caller that validated its data once at its boundary (the
+        :class:`~portable_layers.Solver` does; see ``model.apply``'s ``checked``).
+        The public layer functions always check.
 
     Returns
     -------
@@ -228,8 +233,11 @@ def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
         step = jax.jit(make_train_step(model, "adam"))
         state, losses = jax.lax.scan(lambda s, b: step(s, *b)[::-1], state, (Xs, ys))
     """
-    rule, _ = _rule("make_train_step", update_rule)
-    forward, pure = loss_function(model)
+    rule, name = _rule("make_train_step", update_rule)
+    forward, pure = loss_function(model, checked)
+    if not checked and name is not None:
+        first = next(iter(model.params.values()))
+        rule = optim._unchecked(name, _compat.array_namespace("make_train_step", w=first))
     dropout = bool(getattr(model, "uses_dropout", False))
 
     def step(state: TrainState, X: Array, y: Array) -> tuple[Array, TrainState]:
