@@ -65,7 +65,6 @@ def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
     for name, arr in (("x", x), ("w", w), ("b", b)):
         check.floating(func, name, arr, xp)
     check.ndim(func, "x", x, ">=1")
-    n = x.shape[0]
     d = math.prod(x.shape[1:])
     check.ndim(func, "w", w, 2)
     check.shape(func, "w", w, (d, w.shape[1]), hint=f"(D, M) with D = {d} features of x")
