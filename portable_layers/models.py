@@ -258,14 +258,15 @@ class _PureModel(_Parameters):
         p = self._params if params is None else params
         state = dict(self.state if state is None else state)
         mode = "test" if y is None else "train"
-        xp = _compat.array_namespace(f"{type(self).__name__}.loss", X=X, W1=p["W1"])
         fast = not checked and self._unchecked_ok(mode)
         if fast:
+            xp = _compat.array_namespace(f"{type(self).__name__}.apply", X=X, W1=p["W1"])
             scores, backward = self._forward_unchecked(xp, X, p)
-        else:
+        else:  # the layers check the arguments (their messages name them)
             scores, backward = self._forward(X, p, mode, state, dropout_seed)
         if y is None:
             return scores, state
+        xp = _compat.array_namespace(f"{type(self).__name__}.loss", X=X, W1=p["W1"])
         loss_fn = functools.partial(losses._softmax_loss, xp) if fast else L.softmax_loss
         data_loss, dscores = loss_fn(scores, y)
         grads = backward(dscores)
