@@ -345,6 +345,10 @@ def from_numpy(a: Any, xp: Namespace, *, dtype: Any = None, device: Any = None) 
         import dask.array as da
 
         return da.from_array(a if dtype is None else a.astype(dtype))
+    if is_jax_namespace(xp):  # device_put: about 10x cheaper than jnp.asarray(device=)
+        import jax
+
+        return jax.device_put(a if dtype is None else a.astype(np.dtype(dtype)), device)
     return xp.asarray(a, dtype=dtype, device=device)
 
 

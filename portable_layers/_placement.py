@@ -32,9 +32,10 @@ def _cached(key: Any, build: Callable[[], Any]) -> Any:
 
 
 def predict_function(model: Any) -> Callable[[Any, Any, Array], Array]:
-    """``scores(params, model_state, X)`` in test mode, pure where the model allows."""
+    """``scores(params, model_state, X)`` in test mode, pure where the model allows (for
+    the Solver: its data is validated once, so the layers run unchecked)."""
     if callable(getattr(model, "signature", None)):
-        return lambda p, s, X: model.apply(X, params=p, state=s)[0]
+        return lambda p, s, X: model.apply(X, params=p, state=s, checked=False)[0]
     _, pure = loss_function(model)
     if pure:
         return lambda p, s, X: model.loss(X, params=p)
@@ -55,7 +56,10 @@ class Placement:
         # NumPy and adam: the Solver owns its copy of the parameters and the optimiser
         # state, so the update writes into them (no temporaries per parameter).
         self.in_place = update_rule == "adam" and _compat.backend_name(xp) == "numpy"
-        step = make_train_step(model, optim._adam_in_place if self.in_place else update_rule)
+        # Data and parameters are validated once, at the Solver's boundary: the step runs
+        # the layers' and the update rule's unchecked forms.
+        step = make_train_step(model, optim._adam_in_place if self.in_place else update_rule,
+                               checked=False)
         self.jax = _compat.is_jax_namespace(xp) and step.pure  # type: ignore[attr-defined]
         signature = getattr(model, "signature", None)
         structure = signature() if callable(signature) else ("instance", id(model))
@@ -70,7 +74,8 @@ class Placement:
         out = {} if mesh is None else {"out_shardings": _compat.jax_replicated(mesh)}
         self.step = _cached(("step", *self._key), lambda: jax.jit(step, **out))
         self._count = _cached(("count", *self._key), lambda: jax.jit(_counter(xp, predict)))
-        self._epoch = _cached(("epoch", *self._key), lambda: jax.jit(_epoch(step)))
+        self._epoch = _cached(("epoch", *self._key),
+                              lambda: jax.jit(_epoch(step, _counter(xp, predict))))
 
     # -- data and state placement ---------------------------------------------------------
 
@@ -81,10 +86,16 @@ class Placement:
         return {k: self.xp.asarray(v, copy=True) for k, v in params.items()}
 
     def put_state(self, state: TrainState) -> TrainState:
-        """On a mesh: every array of the state replicated on each device."""
-        if self.mesh is None:
-            return state
-        return _compat.jax_replicate(state, self.mesh)
+        """On a mesh: every array of the state replicated on each device.  On one JAX
+        device: committed to its device, as the compiled step's outputs are, so the
+        first epoch and the next ones hit the same compilation."""
+        if self.mesh is not None:
+            return _compat.jax_replicate(state, self.mesh)
+        if self.jax:
+            import jax
+
+            return jax.device_put(state, _compat.device(next(iter(state.params.values()))))
+        return state
 
     def put_batch(self, X: Array, y: Array) -> tuple[Array, Array]:
         """On a mesh: the batch split along its rows over the devices."""
@@ -104,16 +115,28 @@ class Placement:
 
     # -- running --------------------------------------------------------------------------
 
-    def epoch(self, state: TrainState, X: Array, y: Array, idx: np.ndarray,
-              snap_at: int) -> tuple[TrainState, Array, Any]:
-        """All minibatches ``idx`` (batches x batch_size host indices) in one scan.
+    def epoch(self, state: TrainState, X: Array, y: Array, idx: np.ndarray, snap_at: int,
+              X_val: Array, y_val: Array, train_rows: np.ndarray,
+              val_rows: np.ndarray) -> tuple[TrainState, Any, np.ndarray, np.ndarray]:
+        """All minibatches ``idx`` (batches x batch_size host indices) in one compiled
+        call that also counts the epoch's correct predictions.
 
-        Returns the new state, the losses (one per batch) and ``(params,
-        model_state)`` after batch ``snap_at`` (the input's when ``snap_at`` is -1).
+        ``train_rows`` (2 x k) and ``val_rows`` (2 x m) are the rows of ``X`` and
+        ``X_val`` counted after batch ``snap_at`` (row 0, skipped when ``snap_at`` is
+        -1) and at the end of the epoch (row 1).  Returns the new state, ``(params,
+        model_state)`` after batch ``snap_at`` (the input's when -1), and on the host
+        the losses (one per batch) and the counts ``[[snap train, snap val], [train,
+        val]]``: one transfer per epoch.
         """
-        dev = _compat.device(X)
-        rows = self.xp.asarray(idx.astype(np.int32), device=dev)
-        return self._epoch(state, X, y, rows, self.xp.asarray(snap_at, dtype=self.xp.int32))
+        import jax
+
+        # Host index arrays go in as they are: jit moves them to X's device itself,
+        # which costs far less than creating device arrays one by one.
+        state, snap, losses, counts = self._epoch(
+            state, X, y, idx.astype(np.int32), np.int32(snap_at), X_val, y_val,
+            train_rows.astype(np.int32), val_rows.astype(np.int32))
+        losses, counts = jax.device_get((losses, counts))
+        return state, snap, np.asarray(losses), np.asarray(counts)
 
     def count_correct(self, state: TrainState, X: Array, y: Array, batch_size: int,
                       idx: np.ndarray | None = None) -> float:
@@ -122,10 +145,9 @@ class Placement:
         if self.jax:
             if self.mesh is not None:  # on the params' devices (they are replicated there)
                 X, y = _compat.jax_replicate((X, y), self.mesh)
-            rows = np.arange(X.shape[0]) if idx is None else idx
-            rows = self.xp.asarray(rows.astype(np.int32), device=_compat.device(X))
+            rows: Any = (np.arange(X.shape[0]) if idx is None else idx).astype(np.int32)
             if self.mesh is not None:
-                rows = _compat.jax_replicate(rows, self.mesh)
+                rows = _compat.jax_replicate(rows, self.mesh)  # else jit moves it to X's
             return float(self._count(state.params, state.model_state, X, y, rows))
         xp, correct, n = self.xp, 0.0, X.shape[0]
         for start in range(0, n, batch_size):
@@ -145,12 +167,14 @@ def _counter(xp: Any, predict: Callable[..., Array]) -> Callable[..., Array]:
     return count
 
 
-def _epoch(step: Callable[..., Any]) -> Callable[..., Any]:
-    """One epoch as a ``lax.scan`` of ``step`` over minibatch row indices."""
+def _epoch(step: Callable[..., Any], count: Callable[..., Array]) -> Callable[..., Any]:
+    """One epoch as a ``lax.scan`` of ``step`` over minibatch row indices, then the
+    accuracy counts (see :meth:`Placement.epoch`)."""
     import jax
     import jax.numpy as jnp
 
-    def epoch(state: TrainState, X: Array, y: Array, rows: Array, snap_at: Array) -> Any:
+    def epoch(state: TrainState, X: Array, y: Array, rows: Array, snap_at: Array,
+              X_val: Array, y_val: Array, train_rows: Array, val_rows: Array) -> Any:
         def body(carry: Any, item: Any) -> Any:
             st, snap = carry
             i, r = item
@@ -160,9 +184,17 @@ def _epoch(step: Callable[..., Any]) -> Callable[..., Any]:
                                           (st.params, st.model_state), snap)
             return (st, snap), loss
 
+        def counts(params: Any, model_state: Any, i: int) -> Array:
+            return jnp.stack([count(params, model_state, X, y, train_rows[i]),
+                              count(params, model_state, X_val, y_val, val_rows[i])
+                              ]).astype(jnp.int32)
+
         first = (state.params, state.model_state)
         steps = jnp.arange(rows.shape[0], dtype=jnp.int32)
         (state, snap), losses = jax.lax.scan(body, (state, first), (steps, rows))
-        return state, losses, snap
+        at_snap = jax.lax.cond(snap_at >= 0, lambda: counts(*snap, 0),
+                               lambda: jnp.zeros(2, dtype=jnp.int32))
+        at_end = counts(state.params, state.model_state, 1)
+        return state, snap, losses, jnp.stack([at_snap, at_end])
 
     return epoch

@@ -30,6 +30,7 @@ seed derived from ``(seed, step)``; eager ``loss`` calls without a fixed seed us
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ import numpy as np
 from . import _compat
 from . import _validate as check
 from . import layers as L
+from .layers import activations, dense, losses
 
 __all__ = ["FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerPerceptron"]
 
@@ -217,7 +219,7 @@ class _PureModel(_Parameters):
 
     def apply(
         self, X: Array, y: Array | None = None, *, params: dict[str, Array] | None = None,
-        state: dict[str, Array] | None = None, dropout_seed: Any = None,
+        state: dict[str, Array] | None = None, dropout_seed: Any = None, checked: bool = True,
     ) -> tuple[Any, dict[str, Array]]:
         """The pure form of :meth:`loss`: nothing is read from or stored into the model.
 
@@ -232,6 +234,11 @@ class _PureModel(_Parameters):
             Seed of this call's dropout masks in train mode; layer ``i`` draws its
             own mask from ``derive_seed(dropout_seed, i)``.  ``dropout_param['seed']``
             takes its place when set.  None: fresh OS entropy (eager only).
+        checked : bool
+            False skips the layers' argument checks where the model has a path without
+            them (fully connected, no normalization or dropout): for callers that
+            validated ``X``, ``y`` and ``params`` once at their boundary, as the
+            :class:`~portable_layers.Solver` does.  Labels are then not range-checked.
 
         Returns
         -------
@@ -251,11 +258,17 @@ class _PureModel(_Parameters):
         p = self._params if params is None else params
         state = dict(self.state if state is None else state)
         mode = "test" if y is None else "train"
-        scores, backward = self._forward(X, p, mode, state, dropout_seed)
+        fast = not checked and self._unchecked_ok(mode)
+        if fast:
+            xp = _compat.array_namespace(f"{type(self).__name__}.apply", X=X, W1=p["W1"])
+            scores, backward = self._forward_unchecked(xp, X, p)
+        else:  # the layers check the arguments (their messages name them)
+            scores, backward = self._forward(X, p, mode, state, dropout_seed)
         if y is None:
             return scores, state
         xp = _compat.array_namespace(f"{type(self).__name__}.loss", X=X, W1=p["W1"])
-        data_loss, dscores = L.softmax_loss(scores, y)
+        loss_fn = functools.partial(losses._softmax_loss, xp) if fast else L.softmax_loss
+        data_loss, dscores = loss_fn(scores, y)
         grads = backward(dscores)
         if not self.reg:  # no regularisation: skip a pass over every weight
             return (data_loss, grads), state
@@ -263,6 +276,15 @@ class _PureModel(_Parameters):
         loss = data_loss + 0.5 * self.reg * sum(xp.sum(p[k] * p[k]) for k in weights)
         grads = {k: grads[k] + self.reg * p[k] if k in weights else grads[k] for k in p}
         return (loss, grads), state
+
+    def _unchecked_ok(self, mode: str) -> bool:
+        """Whether :meth:`_forward_unchecked` computes this model in ``mode``."""
+        return False
+
+    def _forward_unchecked(self, xp: Any, X: Array,
+                           p: dict[str, Array]) -> tuple[Array, Backward]:
+        """:meth:`_forward` without the layers' checks (see ``apply``'s ``checked``)."""
+        raise NotImplementedError
 
     def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
                  seed: Any) -> tuple[Array, Backward]:
@@ -435,6 +457,36 @@ class _AffineNet(_Model):
             return grads
 
         return scores, backward
+
+
+    def _unchecked_ok(self, mode: str) -> bool:
+        # Only for this class's own forward: a subclass that overrides it keeps it.
+        return (type(self)._forward is _AffineNet._forward and self.normalization is None
+                and (mode == "test" or not self.uses_dropout))
+
+    def _forward_unchecked(self, xp: Any, X: Array,
+                           p: dict[str, Array]) -> tuple[Array, Backward]:
+        """Affine - ReLU blocks and the last affine, on the layers' unchecked cores."""
+        n = self.num_layers
+        out, caches, hidden = X, [], []
+        for i in range(1, n + 1):
+            out, cache = dense._affine_forward(xp, out, p[f"W{i}"], p[f"b{i}"])
+            caches.append(cache)
+            if i < n:
+                hidden.append(out)  # the ReLU's input
+                out = activations._relu(xp, out)
+
+        def backward(dscores: Array) -> dict[str, Array]:
+            grads: dict[str, Array] = {}
+            dout = dscores
+            for i in range(n, 0, -1):
+                if i < n:
+                    dout = activations._relu_grad(xp, dout, hidden[i - 1])
+                dout, grads[f"W{i}"], grads[f"b{i}"] = dense._affine_backward(
+                    xp, dout, caches[i - 1], need_dx=i > 1)
+            return grads
+
+        return out, backward
 
 
 class TwoLayerPerceptron(_AffineNet):

@@ -26,6 +26,7 @@ lets ``jax.jit`` compile the step once).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -201,6 +202,11 @@ def adam(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Conf
     (array([0.999]), 1)
     """
     xp, config = _prepare("adam", w, dw, config)
+    return _adam(xp, w, dw, config)
+
+
+def _adam(xp: Any, w: Array, dw: Array, config: Config) -> tuple[Array, Config]:
+    """:func:`adam` without its checks, on a config with every key filled in."""
     b1, b2 = config["beta1"], config["beta2"]
     t = config["t"] + 1
     # t as w's dtype, whether a Python int, a 0-d integer array or a JAX tracer.
@@ -255,6 +261,20 @@ def init_config(name: str, w: Array, config: Config | None = None) -> Config:
     """
     get_update_rule(name)
     return _filled(name, w, config)
+
+
+def _unchecked(name: str, xp: Any) -> UpdateRule:
+    """Rule ``name`` without its argument checks where it has such a form, for a caller
+    that owns full configs (:func:`init_config`) and gradients it computed itself."""
+    if name == "adam":
+        return functools.partial(_adam, xp)
+    return get_update_rule(name)
+
+
+def _state_keys(name: str) -> tuple[str, ...]:
+    """The keys of rule ``name``'s state in its config (``("m", "v", "t")`` for adam)."""
+    get_update_rule(name)
+    return _STATE[name]
 
 
 def _adam_in_place(w: Array, dw: Array, config: Config) -> tuple[Array, Config]:

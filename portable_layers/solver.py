@@ -303,11 +303,15 @@ class Solver:
             if "learning_rate" in config:
                 config["learning_rate"] = config["learning_rate"] * self.lr_decay
 
-    def _check(self, report: Callable[[str], None], state: TrainState) -> None:
-        """Record train and val accuracy, keep the best params, write a checkpoint."""
+    def _check(self, report: Callable[[str], None], state: TrainState,
+               accuracies: tuple[float, float] | None = None) -> None:
+        """Record train and val accuracy (measured here unless given), keep the best
+        params, write a checkpoint."""
         self._sync_model(state)
-        train_acc = self._accuracy(self.X_train, self.y_train, self.num_train_samples)
-        val_acc = self._accuracy(self.X_val, self.y_val, self.num_val_samples)
+        if accuracies is None:
+            accuracies = (self._accuracy(self.X_train, self.y_train, self.num_train_samples),
+                          self._accuracy(self.X_val, self.y_val, self.num_val_samples))
+        train_acc, val_acc = accuracies
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         report(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:.4f}; "
@@ -350,10 +354,11 @@ class Solver:
             for e in range(self.num_epochs):
                 idx = self._rng.integers(0, self.X_train.shape[0], size=(per_epoch,
                                                                         self.batch_size))
+                self._checked: tuple[float, float] | None = None
                 run = self._scan_epoch if scan else self._step_epoch
                 run(idx, e * per_epoch, total, bar)
                 self._end_epoch()
-                self._check(bar.write, self._state)
+                self._check(bar.write, self._state, self._checked)
         finally:
             bar.close()
             self.model.params = self.best_params
@@ -382,18 +387,39 @@ class Solver:
                 self._check(bar.write, state)
 
     def _scan_epoch(self, idx: np.ndarray, first_it: int, total: int, bar: Any) -> None:
-        """The whole epoch as one compiled ``lax.scan`` (JAX, data on the device)."""
+        """The whole epoch and its accuracy checks as one compiled call (JAX, data on the
+        device); its losses and counts come back in one transfer."""
         first = first_it == 0 and len(idx) > 1  # CS231n checks after iteration 0 too
-        state, losses, snap = self._placement.epoch(self._state, self.X_train, self.y_train,
-                                                    idx, 0 if first else -1)
-        host = [float(v) for v in _compat.to_numpy(losses)]
+        snap_rows = self._check_rows() if first else None
+        end_rows = self._check_rows()
+        snap_rows = snap_rows or end_rows
+        state, snap, losses, counts = self._placement.epoch(
+            self._state, self.X_train, self.y_train, idx, 0 if first else -1,
+            self.X_val, self.y_val, np.stack([snap_rows[0], end_rows[0]]),
+            np.stack([snap_rows[1], end_rows[1]]))
+        host = [float(v) for v in losses]
+        sizes = (len(end_rows[0]), len(end_rows[1]))
+        acc = [(float(c[0]) / sizes[0], float(c[1]) / sizes[1]) for c in counts]
         if first:
             self._record(host[:1], first_it, total, bar)
-            self._check(bar.write, self._state._replace(params=snap[0], model_state=snap[1]))
+            self._check(bar.write, self._state._replace(params=snap[0], model_state=snap[1]),
+                        acc[0])
             self._record(host[1:], first_it + 1, total, bar)
         else:
             self._record(host, first_it, total, bar)
         self._state = state
+        self._checked = acc[1]
+
+    def _check_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``X_train`` and ``X_val`` one accuracy check counts: subsamples
+        drawn as :meth:`_accuracy` draws them (same generator calls, same order)."""
+        rows = []
+        for X, num in ((self.X_train, self.num_train_samples),
+                       (self.X_val, self.num_val_samples)):
+            n = X.shape[0]
+            rows.append(self._rng.choice(n, num, replace=False) if num is not None and num < n
+                        else np.arange(n))
+        return rows[0], rows[1]
 
     def check_accuracy(self, X: Any, y: Any, num_samples: int | None = None,
                        batch_size: int = 100) -> float:

@@ -45,6 +45,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import _compat, optim
 
 __all__ = ["TrainState", "init_train_state", "make_train_step"]
@@ -108,35 +110,47 @@ def init_train_state(model: Any, update_rule: Any = "sgd",
     _, name = _rule(func, update_rule)
     name0, first = next(iter(params.items()))
     xp = _compat.array_namespace(func, **{name0: first})
-    opt = {k: _init_config(xp, name, w, optim_config or {}) for k, w in params.items()}
+    jax = _compat.is_jax_namespace(xp)
+    opt = {k: _init_config(xp, name, w, optim_config or {}, host=jax) for k, w in params.items()}
     if seed is None:
         seed = getattr(model, "_dropout_base", 0)
     seed = int(seed)
     step: Any = 0
-    if _compat.is_jax_namespace(xp):
-        dev = _compat.device(first)
-        step = xp.asarray(0, dtype=xp.int32, device=dev)
-        seed = xp.asarray(seed, dtype=xp.int32, device=dev)
+    if jax:  # built on the host, moved in one transfer (one array at a time costs ~10x)
+        import jax as jax_
+
+        opt, step, seed = jax_.device_put((opt, np.int32(0), np.int32(seed)),
+                                          _compat.device(first))
     return TrainState(dict(params), dict(getattr(model, "state", {}) or {}), opt, step, seed)
 
 
-def _init_config(xp: Any, name: str | None, w: Array, config: dict[str, Any]) -> dict[str, Any]:
+def _init_config(xp: Any, name: str | None, w: Array, config: dict[str, Any],
+                 host: bool = False) -> dict[str, Any]:
+    """Rule ``name``'s full config for ``w``, numbers as 0-d arrays; with ``host`` (JAX)
+    NumPy arrays to be moved in one transfer (``jnp.zeros_like`` would compile per
+    shape)."""
     if name is None:
         return dict(config)
-    filled = optim.init_config(name, w, config)
     dev = _compat.device(w)
+    if host:
+        dtype = np.dtype(w.dtype)
+        zeros = np.zeros(tuple(w.shape), dtype=dtype)
+        config = {**{k: zeros.copy() for k in optim._state_keys(name) if k != "t"}, **config}
+    filled = optim.init_config(name, w, config)
 
     def as_array(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        if host:
+            return np.asarray(value, dtype=dtype if isinstance(value, float) else None)
         if isinstance(value, float):
-            return xp.asarray(value, dtype=w.dtype, device=dev)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return xp.asarray(value, device=dev)
-        return value
+            return _compat.from_numpy(value, xp, dtype=w.dtype, device=dev)
+        return _compat.from_numpy(value, xp, device=dev)
 
     return {k: as_array(v) for k, v in filled.items()}
 
 
-def loss_function(model: Any) -> tuple[Callable[..., Any], bool]:
+def loss_function(model: Any, checked: bool = True) -> tuple[Callable[..., Any], bool]:
     """``f(params, model_state, X, y, dropout_seed) -> ((loss, grads), model_state)`` and
     whether ``f`` is pure (traceable by ``jax.jit``).
 
@@ -158,7 +172,7 @@ def loss_function(model: Any) -> tuple[Callable[..., Any], bool]:
         raise TypeError(f"{func}: model {type(model).__name__} lacks " + " and ".join(missing))
     if ours:
         def pure(p: Any, s: Any, X: Array, y: Array, seed: Any) -> Any:
-            return apply(X, y, params=p, state=s, dropout_seed=seed)
+            return apply(X, y, params=p, state=s, dropout_seed=seed, checked=checked)
 
         return pure, True
     if _takes_params(loss):
@@ -182,7 +196,7 @@ def _takes_params(fn: Any) -> bool:
     return any(p.name == "params" or p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
-def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
+def make_train_step(model: Any, update_rule: Any = "sgd", *, checked: bool = True) -> Step:
     """``step(state, X, y) -> (loss, next_state)``: one minibatch of gradient descent.
 
     The step computes the loss and gradients with ``model.apply`` from
@@ -200,6 +214,11 @@ def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
         traceable).
     update_rule : str or callable
         As for :func:`init_train_state` (use the same one).
+    checked : bool
+        False skips the argument checks of the layers and of the update rule inside
+        the step, for a caller that validated its data once at its boundary (the
+        :class:`~portable_layers.Solver` does; see ``model.apply``'s ``checked``).
+        The public layer functions always check.
 
     Returns
     -------
@@ -222,8 +241,11 @@ def make_train_step(model: Any, update_rule: Any = "sgd") -> Step:
         step = jax.jit(make_train_step(model, "adam"))
         state, losses = jax.lax.scan(lambda s, b: step(s, *b)[::-1], state, (Xs, ys))
     """
-    rule, _ = _rule("make_train_step", update_rule)
-    forward, pure = loss_function(model)
+    rule, name = _rule("make_train_step", update_rule)
+    forward, pure = loss_function(model, checked)
+    if not checked and name is not None:
+        first = next(iter(model.params.values()))
+        rule = optim._unchecked(name, _compat.array_namespace("make_train_step", w=first))
     dropout = bool(getattr(model, "uses_dropout", False))
 
     def step(state: TrainState, X: Array, y: Array) -> tuple[Array, TrainState]:

@@ -189,3 +189,50 @@ def test_solver_adam_equals_the_pure_rule_and_leaves_callers_arrays(xp: Any) -> 
     for k in finals[0]:
         # atol: batchnorm's hidden bias b1 gets round-off gradients, which adam scales up
         np.testing.assert_allclose(finals[0][k], finals[1][k], rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("hidden", [[7], [7, 5]])
+def test_unchecked_path_equals_the_checked_layers(xp: Any, hidden: list[int]) -> None:
+    """``apply(checked=False)`` and ``make_train_step(checked=False)`` (what the Solver
+    runs) give what the public, checked layers give: scores, loss, every gradient, and
+    the parameters after three adam steps."""
+    ns = base_namespace(xp)
+    model = FullyConnectedNet(hidden, 6, 3, reg=0.1, weight_scale=0.3, xp=ns, seed=0)
+    data = digits_like()
+    X, y = ns.asarray(data["X_train"][:10]), ns.asarray(data["y_train"][:10])
+    scores = model.apply(X, checked=False)[0]
+    assert_array(scores, xp, (10, 3), ns.float64)
+    assert_close(scores, model.apply(X)[0])
+    (loss, grads), _ = model.apply(X, y, checked=False)
+    (want_loss, want_grads), _ = model.apply(X, y)
+    assert_close(loss, want_loss)
+    assert sorted(grads) == sorted(want_grads) == sorted(model.params)
+    for k, g in grads.items():
+        assert_array(g, xp, tuple(model.params[k].shape), ns.float64)
+        assert_close(g, want_grads[k])
+    states = [pl.init_train_state(model, "adam", {"learning_rate": 0.1}) for _ in range(2)]
+    steps = [pl.make_train_step(model, "adam", checked=c) for c in (False, True)]
+    for _ in range(3):
+        states = [step(s, X, y)[1] for step, s in zip(steps, states, strict=True)]
+    for k in model.params:
+        assert_close(states[0].params[k], states[1].params[k])
+
+
+def test_unchecked_path_leaves_batchnorm_dropout_and_overrides_to_the_layers(xp: Any) -> None:
+    """Models without an unchecked form (normalization, dropout, an overridden
+    ``_forward``) run their checked layers even when asked not to check."""
+    ns = base_namespace(xp)
+    calls = []
+
+    class Counted(FullyConnectedNet):
+        def _forward(self, *args: Any) -> Any:
+            calls.append(1)
+            return super()._forward(*args)
+
+    X, y = ns.asarray(digits_like()["X_train"][:10]), ns.asarray(np.arange(10) % 3)
+    for model in (FullyConnectedNet([4], 6, 3, normalization="batchnorm", xp=ns, seed=0),
+                  FullyConnectedNet([4], 6, 3, dropout_keep_ratio=0.5, xp=ns, seed=0),
+                  Counted([4], 6, 3, xp=ns, seed=0)):
+        assert not model._unchecked_ok("train")
+        model.apply(X, y, checked=False, dropout_seed=1)
+    assert calls == [1]

@@ -53,9 +53,17 @@ def relu_forward(x: Array) -> tuple[Array, Array]:
     >>> relu_forward(np.array([-1.0, 2.0]))[0]
     array([0., 2.])
     """
-    xp = _setup("relu_forward", x)
-    zero = xp.zeros((), dtype=x.dtype, device=device(x))
-    return xp.maximum(x, zero), x
+    return _relu(_setup("relu_forward", x), x), x
+
+
+def _relu(xp: Any, x: Array) -> Array:
+    """:func:`relu_forward`'s output without its checks."""
+    return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=device(x)))
+
+
+def _relu_grad(xp: Any, dout: Array, x: Array) -> Array:
+    """:func:`relu_backward` without its checks."""
+    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
 
 
 def relu_backward(dout: Array, cache: Array) -> Array:
@@ -69,8 +77,7 @@ def relu_backward(dout: Array, cache: Array) -> Array:
     array([0., 5.])
     """
     x = cache
-    xp = _backward_setup("relu_backward", dout, x)
-    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
+    return _relu_grad(_backward_setup("relu_backward", dout, x), dout, x)
 
 
 def leaky_relu_forward(x: Array, alpha: float = 0.01) -> tuple[Array, tuple[Array, float]]:

@@ -65,14 +65,19 @@ def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
     for name, arr in (("x", x), ("w", w), ("b", b)):
         check.floating(func, name, arr, xp)
     check.ndim(func, "x", x, ">=1")
-    n = x.shape[0]
     d = math.prod(x.shape[1:])
     check.ndim(func, "w", w, 2)
     check.shape(func, "w", w, (d, w.shape[1]), hint=f"(D, M) with D = {d} features of x")
     check.shape(func, "b", b, (w.shape[1],), hint=f"(M,) = ({w.shape[1]},) to match w")
-    x2d = x if x.ndim == 2 else xp.reshape(x, (n, d))
-    out = x2d @ w + b
-    return out, AffineCache(x2d, w, b, x.shape)
+    return _affine_forward(xp, x, w, b)
+
+
+def _affine_forward(xp: Any, x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
+    """:func:`affine_forward` without its checks, for callers that validated their data
+    once at their boundary (the Solver's step)."""
+    n = x.shape[0]
+    x2d = x if x.ndim == 2 else xp.reshape(x, (n, math.prod(x.shape[1:])))
+    return x2d @ w + b, AffineCache(x2d, w, b, x.shape)
 
 
 def affine_backward(
@@ -124,13 +129,23 @@ def affine_backward(
                f"{tuple(w.shape)}")
         raise ValueError(msg)
     check.dout_like(func, dout, (n, w.shape[1]))
+    return _affine_grads(xp, dout, x2d, w, x_shape, need_dx)
+
+
+def _affine_backward(xp: Any, dout: Array, cache: AffineCache,
+                     need_dx: bool = True) -> tuple[Array | None, Array, Array]:
+    """:func:`affine_backward` without its checks, on a cache of :func:`_affine_forward`."""
+    x2d, w, _ = cache
+    return _affine_grads(xp, dout, x2d, w, cache.x_shape, need_dx)
+
+
+def _affine_grads(xp: Any, dout: Array, x2d: Array, w: Array, x_shape: tuple[int, ...],
+                  need_dx: bool) -> tuple[Array | None, Array, Array]:
     dx = None
     if need_dx:
         dx = dout @ w.T
         dx = dx if tuple(dx.shape) == tuple(x_shape) else xp.reshape(dx, x_shape)
-    dw = x2d.T @ dout
-    db = xp.sum(dout, axis=0)
-    return dx, dw, db
+    return dx, x2d.T @ dout, xp.sum(dout, axis=0)
 
 
 def _unpack_cache(func: str, cache: Any) -> tuple[Array, Array]:

@@ -32,10 +32,13 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
     n, c = x.shape
     check.nonempty(func, "x", x)
     checked = check.labels(func, y, n, c, xp)
-    classes = xp.arange(c, dtype=y.dtype, device=device(y))
-    onehot = xp.expand_dims(y, axis=1) == classes
     valid = None if checked else xp.all((y >= 0) & (y < c))
-    return xp, onehot, valid
+    return xp, _onehot(xp, y, c), valid
+
+
+def _onehot(xp: Any, y: Array, c: int) -> Array:
+    """Boolean (N, C) mask of the labels ``y``."""
+    return xp.expand_dims(y, axis=1) == xp.arange(c, dtype=y.dtype, device=device(y))
 
 
 def _nan_unless(xp: Any, valid: Array | None, loss: Array) -> Array:
@@ -122,10 +125,21 @@ def softmax_loss(x: Array, y: Array) -> tuple[Array, Array]:
     1.386294
     """
     xp, onehot, valid = _setup("softmax_loss", x, y)
+    loss, dx = _softmax(xp, x, onehot)
+    return _nan_unless(xp, valid, loss), dx
+
+
+def _softmax_loss(xp: Any, x: Array, y: Array) -> tuple[Array, Array]:
+    """:func:`softmax_loss` without its checks, for labels validated once at the caller's
+    boundary (the Solver checks their range when it receives them)."""
+    return _softmax(xp, x, _onehot(xp, y, x.shape[1]))
+
+
+def _softmax(xp: Any, x: Array, onehot: Array) -> tuple[Array, Array]:
     n = x.shape[0]
     zero = xp.zeros((), dtype=x.dtype, device=device(x))
     shifted = x - xp.max(x, axis=1, keepdims=True)
     log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
     loss = -xp.sum(xp.sum(xp.where(onehot, log_probs, zero), axis=1)) / n
     dx = (xp.exp(log_probs) - xp.astype(onehot, x.dtype)) / n
-    return _nan_unless(xp, valid, loss), dx
+    return loss, dx
