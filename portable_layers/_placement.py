@@ -192,7 +192,7 @@ def _epoch(step: Callable[..., Any], count: Callable[..., Array]) -> Callable[..
         first = (state.params, state.model_state)
         steps = jnp.arange(rows.shape[0], dtype=jnp.int32)
         (state, snap), losses = jax.lax.scan(body, (state, first), (steps, rows))
-        at_snap = jax.lax.cond(snap_at >= 0, lambda: counts(*snap, 0),
+        at_snap = jax.lax.cond(snap_at >= 0, lambda: counts(snap[0], snap[1], 0),
                                lambda: jnp.zeros(2, dtype=jnp.int32))
         at_end = counts(state.params, state.model_state, 1)
         return state, snap, losses, jnp.stack([at_snap, at_end])
