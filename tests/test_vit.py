@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_array, base_namespace, randn
+from helpers import assert_array, base_namespace, randn, train_command_val_accuracy
 
 from portable_layers import _compat
 from portable_layers.gradient_check import check_layer
@@ -131,17 +131,7 @@ def test_trains_with_solver(xp: Any) -> None:
 def test_digits_reach_97_percent(xp: Any, capsys: Any) -> None:
     """``train --model vit``: the documented recipe (adam 3e-3, batch 100, 30 epochs)."""
     pytest.importorskip("sklearn")
-    import argparse
-
-    from portable_layers import training
-
-    parser = argparse.ArgumentParser()
-    training.add_arguments(parser)
-    backend = _compat.backend_name(base_namespace(xp))
-    args = ["--model", "vit", "--quiet", "--backend", backend]
-    assert training.run(parser.parse_args(args)) == 0
-    out = capsys.readouterr().out
-    val = float(out.split("val accuracy: ")[1].split()[0])
+    val, out = train_command_val_accuracy("vit", xp, capsys)
     assert val >= 0.97, out
 
 
