@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _validate as check
-from .._compat import array_namespace
+from .._compat import array_namespace, device
 
 Array = Any
 
@@ -58,12 +58,12 @@ def relu_forward(x: Array) -> tuple[Array, Array]:
 
 def _relu(xp: Any, x: Array) -> Array:
     """:func:`relu_forward`'s output without its checks."""
-    return xp.maximum(x, 0.0)
+    return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=device(x)))
 
 
 def _relu_grad(xp: Any, dout: Array, x: Array) -> Array:
     """:func:`relu_backward` without its checks."""
-    return xp.where(x > 0, dout, 0.0)
+    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
 
 
 def relu_backward(dout: Array, cache: Array) -> Array:

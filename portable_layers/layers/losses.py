@@ -142,6 +142,7 @@ def _softmax(xp: Any, x: Array, onehot: Array) -> tuple[Array, Array]:
     total = xp.sum(exp, axis=1, keepdims=True)
     # -log p(label) = log(total) - shifted[label], each row's label entry picked by the
     # mask (``where``, so a -inf score off the label adds nothing), summed in one pass.
-    loss = xp.sum(xp.where(onehot, xp.log(total) - shifted, 0.0)) / n
+    zero = xp.zeros((), dtype=x.dtype, device=device(x))
+    loss = xp.sum(xp.where(onehot, xp.log(total) - shifted, zero)) / n
     dx = (exp / total - xp.astype(onehot, x.dtype)) / n
     return loss, dx
