@@ -163,8 +163,9 @@ def test_a_second_solver_on_the_same_shapes_compiles_nothing(xp: Any) -> None:
 
 
 def test_solver_adam_equals_the_pure_rule_and_leaves_callers_arrays(xp: Any) -> None:
-    """On NumPy the Solver's adam writes into buffers it owns; the numbers are the pure
-    rule's, and the arrays the caller passed in (and the best params) are not written."""
+    """On NumPy, PyTorch and array_api_strict the Solver's adam writes into buffers it
+    owns; the numbers are the pure rule's, and the arrays the caller passed in (and the
+    best params) are not written."""
     ns = base_namespace(xp)
     data = digits_like()
     histories, finals = [], []
