@@ -172,8 +172,8 @@ def notebook(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site: ``mkdocs build --strict`` (a warning fails it) into site/.
-    The notebook page is executed on NumPy at build time (matplotlib, scikit-learn's digits
-    and a Jupyter kernel are what it needs)."""
-    session.install(".[docs,notebook,plot,digits]")
+    The notebook page is executed on NumPy at build time (matplotlib, scikit-learn's digits,
+    JAX for its autodiff oracle and a Jupyter kernel are what it needs)."""
+    session.install(".[docs,notebook,plot,digits,jax]")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site",
                 env={"PORTABLE_LAYERS_BACKEND": "numpy", "NO_MKDOCS_2_WARNING": "1"})
