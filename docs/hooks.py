@@ -59,9 +59,16 @@ def api_locations(api_dir: Path = API_DIR) -> dict[str, str | None]:
     return out
 
 
+ROLE = re.compile(r":(?:py:)?\w+:`~?([\w.]+)`")
+
+
 def _summary(obj: Any) -> str:
+    """The first paragraph of ``obj``'s docstring on one line, Sphinx roles as code."""
     doc = inspect.getdoc(obj) if not isinstance(obj, str) else None
-    return (doc or "").strip().splitlines()[0].replace("|", "\\|") if doc else ""
+    if not doc:
+        return ""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    return ROLE.sub(r"`\1`", first).replace("|", "\\|")
 
 
 def api_table(api_dir: Path = API_DIR) -> str:
