@@ -21,8 +21,9 @@ from typing import Any
 API_DIR = Path(__file__).resolve().parent / "api"
 DIRECTIVE = re.compile(r"^::: ([\w.]+)\s*$", re.MULTILINE)
 MARKER = "<!-- api:all -->"
-#: modules that re-export core names without being their home
-CORE_EXCLUDED = ("portable_layers.cs231n",)
+#: modules that are not the home of a top-level name: the compatibility package re-exports
+#: core names, and the pytest plugin (which needs pytest, not installed to build the docs)
+CORE_EXCLUDED = ("portable_layers.cs231n", "portable_layers.pytest_plugin")
 
 
 def documented_modules(api_dir: Path = API_DIR) -> list[str]:
@@ -40,7 +41,7 @@ def api_locations(api_dir: Path = API_DIR) -> dict[str, str | None]:
     import portable_layers
 
     modules = {name: importlib.import_module(name) for name in documented_modules(api_dir)
-               if name != "portable_layers"}
+               if name != "portable_layers" and not name.startswith(CORE_EXCLUDED)}
     out: dict[str, str | None] = {}
     for name in portable_layers.__all__:
         obj = getattr(portable_layers, name)
@@ -49,8 +50,6 @@ def api_locations(api_dir: Path = API_DIR) -> dict[str, str | None]:
             where = obj.__name__ if obj.__name__ in modules else None
         else:
             for mod_name, mod in modules.items():
-                if mod_name.startswith(CORE_EXCLUDED):
-                    continue
                 if name in getattr(mod, "__all__", ()) \
                         and getattr(mod, name, None) is obj:
                     where = f"{mod_name}.{name}"
