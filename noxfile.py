@@ -29,6 +29,7 @@ nox.options.sessions = [
     "typecheck",
     "bench-smoke",
     "notebook",
+    "docs",
 ]
 
 # Extras every test session needs besides its backend: pytest, hypothesis and
@@ -166,3 +167,13 @@ def notebook(session: nox.Session) -> None:
     for backend in ("numpy", "jax", "torch"):
         session.run("python", "-c", _EXECUTE, NOTEBOOK,
                     env={"PORTABLE_LAYERS_BACKEND": backend})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site: ``mkdocs build --strict`` (a warning fails it) into site/.
+    The notebook page is executed on NumPy at build time (matplotlib, scikit-learn's digits,
+    JAX for its autodiff oracle and a Jupyter kernel are what it needs)."""
+    session.install(".[docs,notebook,plot,digits,jax]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site",
+                env={"PORTABLE_LAYERS_BACKEND": "numpy", "NO_MKDOCS_2_WARNING": "1"})

@@ -1,4 +1,4 @@
-"""Rewrite the README's benchmark tables from the JSON of several runs of the suite.
+"""Rewrite the benchmark tables of the README and the docs pages from the JSON of several runs.
 
 Layout read (written by ``benchmarks/run_suite.py``)::
 
@@ -13,17 +13,23 @@ that are not ratios).  Each figure is reported as the median over the runs and i
 range (min-max); it meets its goal only when the whole range does, and "straddles" it
 when the range crosses it.
 
-The README holds blocks between markers, which this script replaces::
+The README and the pages of the documentation site (every ``docs/**/*.md`` beside it)
+hold blocks between markers, which this script replaces::
 
     <!-- bench:meta -->  ...  <!-- /bench:meta -->      machine, dates, load, spread
     <!-- bench:step -->  ...  <!-- /bench:step -->      the figures of bench_step.json
     <!-- bench:others --> ... <!-- /bench:others -->    every benchmark without a block
 
-A benchmark needs no code here: any ``bench_NAME.json`` goes into ``bench:NAME`` if the
-README has that block, into ``bench:others`` otherwise.
+A benchmark needs no code here: any ``bench_NAME.json`` goes into every ``bench:NAME``
+block (a block may stand in several files, the README's front page and a guide page,
+and each gets the same table), into ``bench:others`` when no file has a block of its
+name.
 
-    python benchmarks/render_readme.py            # rewrite README.md in place
-    python benchmarks/render_readme.py --check    # fail if README.md differs
+    python benchmarks/render_readme.py            # rewrite README.md and docs/ in place
+    python benchmarks/render_readme.py --check    # fail if any of those files differs
+
+With ``--output PATH`` the rendered README is written to PATH and the rendered docs
+pages under ``PATH-docs/`` (same relative paths), nothing in place.
 """
 
 from __future__ import annotations
@@ -160,14 +166,24 @@ def meta_block(runs: list[dict[str, dict[str, Any]]]) -> str:
     return "\n".join(text) + "\n"
 
 
-def render(readme: str, runs: list[dict[str, dict[str, Any]]]) -> str:
-    """``readme`` with every marked block rewritten."""
-    names = {m.group("name") for m in MARKER.finditer(readme)}
+def block_names(text: str) -> set[str]:
+    """The names of the marked blocks in ``text``."""
+    return {m.group("name") for m in MARKER.finditer(text)}
+
+
+def render(readme: str, runs: list[dict[str, dict[str, Any]]],
+           names: set[str] | None = None) -> str:
+    """``readme`` with every marked block rewritten.
+
+    ``names``: the blocks of every file rendered together (default: ``readme``'s own);
+    a benchmark with no block among them goes into ``bench:others``.
+    """
+    names = block_names(readme) if names is None else names
     benches = sorted({b for run in runs for b in run})
     unplaced = [b for b in benches if b not in names]
     if unplaced and "others" not in names:
         raise SystemExit(f"render_readme: no block for {unplaced} and no "
-                         "<!-- bench:others --> block in the README")
+                         "<!-- bench:others --> block in the README or the docs pages")
 
     def body(name: str) -> str:
         if name == "meta":
@@ -183,28 +199,58 @@ def render(readme: str, runs: list[dict[str, dict[str, Any]]]) -> str:
     return MARKER.sub(lambda m: m.group(1) + body(m.group("name")) + m.group(4), readme)
 
 
+def pages(docs: str) -> list[str]:
+    """Every ``*.md`` under ``docs`` that holds a marked block, in sorted order."""
+    found = []
+    for folder, _, files in os.walk(docs):
+        for file in files:
+            path = os.path.join(folder, file)
+            if file.endswith(".md"):
+                with open(path, encoding="utf-8") as f:
+                    if MARKER.search(f.read()):
+                        found.append(path)
+    return sorted(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", default=os.path.join(HERE, "results"),
                    help="folder of run-K/bench_*.json (default: benchmarks/results)")
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
-    p.add_argument("--output", help="write the rendered README here instead of in place")
+    p.add_argument("--docs", help="folder of the docs pages rendered too (default: docs/ "
+                                   "beside the README; every *.md in it with a block)")
+    p.add_argument("--output", help="write the rendered README here (and the docs pages "
+                                    "under OUTPUT-docs/) instead of in place")
     p.add_argument("--check", action="store_true",
-                   help="fail (exit 1, with a diff) if the README differs from its rendering")
+                   help="fail (exit 1, with a diff) if any file differs from its rendering")
     args = p.parse_args(argv)
-    with open(args.readme, encoding="utf-8") as f:
-        current = f.read()
-    rendered = render(current, load_runs(args.results))
+    docs = args.docs or os.path.join(os.path.dirname(os.path.abspath(args.readme)), "docs")
+    files = [args.readme, *pages(docs)]
+    current = {}
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            current[path] = f.read()
+    names = set().union(*(block_names(text) for text in current.values()))
+    runs = load_runs(args.results)
+    rendered = {path: render(text, runs, names) for path, text in current.items()}
     if args.check:
-        if rendered != current:
+        differ = [path for path in files if rendered[path] != current[path]]
+        for path in differ:
             sys.stdout.writelines(difflib.unified_diff(
-                current.splitlines(True), rendered.splitlines(True), args.readme, "rendered"))
-            print(f"render_readme: {args.readme} differs from the results in {args.results}; "
+                current[path].splitlines(True), rendered[path].splitlines(True), path,
+                "rendered"))
+        for path in differ:
+            print(f"render_readme: {path} differs from the results in {args.results}; "
                   "run python benchmarks/render_readme.py", file=sys.stderr)
-            return 1
-        return 0
-    with open(args.output or args.readme, "w", encoding="utf-8") as f:
-        f.write(rendered)
+        return 1 if differ else 0
+    for path in files:
+        out = path
+        if args.output:
+            out = args.output if path == args.readme else os.path.join(
+                args.output + "-docs", os.path.relpath(path, docs))
+            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(rendered[path])
     return 0
 
 

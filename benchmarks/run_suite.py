@@ -1,9 +1,10 @@
-"""Run every ``benchmarks/bench_*.py`` several times and render the README's tables.
+"""Run every ``benchmarks/bench_*.py`` several times and render the README's and docs' tables.
 
 Each run of the suite runs every benchmark once, in its own process, writing
-``<results>/run-K/bench_NAME.json``; then ``render_readme.py`` rewrites the README's
-benchmark blocks from all the runs (median and range).  Earlier ``run-*`` folders in
-``<results>`` are removed first, so the README reflects one session of measurements;
+``<results>/run-K/bench_NAME.json``; then ``render_readme.py`` rewrites the benchmark
+blocks of the README and the docs pages from all the runs (median and range).  Earlier
+``run-*`` folders in ``<results>`` are removed first, so the README reflects one session
+of measurements;
 with ``--only NAME`` just that benchmark is rerun (after a change to what it measures)
 and the others' results are kept.
 
@@ -38,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
                         "are replaced, the other benchmarks' results are kept")
     p.add_argument("--dask-full", action="store_true",
                    help="bench_dask.py over 1,000,000 rows (12 GB, lazily) instead of 200,000")
-    p.add_argument("--no-render", action="store_true", help="do not touch the README")
-    p.add_argument("--readme-output", help="write the rendered README here, not in place")
+    p.add_argument("--no-render", action="store_true",
+                   help="do not touch the README and docs pages")
+    p.add_argument("--readme-output", help="write the rendered README here (and the docs "
+                                           "pages under README_OUTPUT-docs/), not in place")
     args = p.parse_args(argv)
     scripts = benchmarks() if not args.only else [f"bench_{n}.py" for n in args.only]
     if os.path.isdir(args.results) and not args.only:

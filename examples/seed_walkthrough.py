@@ -10,7 +10,7 @@ chosen backend, runs portable_layers there and prints what the notebook printed:
 Arrays are printed through NumPy so the text matches the notebook's.  The
 finite-difference errors come from portable_layers.gradient_check, which never
 writes into its input (so JAX arrays work); their last digits depend on the
-machine's floating-point kernels (see the README).
+machine's floating-point kernels (see docs/guide/seed-notebook.md).
 """
 
 from __future__ import annotations

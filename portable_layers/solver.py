@@ -104,6 +104,9 @@ class Solver:
         ``X_train, y_train, X_val, y_val``: arrays of any backend (or NumPy); they
         are moved to the model's backend, features cast to its dtype.  Dask arrays
         stay lazy and are streamed instead (see the module docstring).
+
+    Other Parameters
+    ----------------
     update_rule : str or callable
         A name in :data:`portable_layers.optim.UPDATE_RULES` (default ``"sgd"``) or
         a function ``(w, dw, config) -> (next_w, config)``.

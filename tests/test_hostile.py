@@ -932,7 +932,7 @@ def test_the_coverage_walk_sees_a_new_name(monkeypatch: pytest.MonkeyPatch) -> N
     assert "brand_new" in public_functions() - covered_functions()
 
 
-if __name__ == "__main__":  # python tests/test_hostile.py: the counts the README refers to
+if __name__ == "__main__":  # python tests/test_hostile.py: the counts the reliability page cites
     for func, count in sorted(COUNTS.items()):
         print(f"{func:40s} {count:4d}")
     print(f"{len(ROWS)} rows for {len(covered_functions())} public functions, each run on "

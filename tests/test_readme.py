@@ -1,17 +1,27 @@
-"""Every ```python block of README.md runs, as written, in a fresh process.
+"""Every ```python block of README.md and of the guide (docs/**/*.md) runs, as written,
+in a fresh process.
 
-The blocks are found in the README when the tests are collected, so a block added or
-edited by anyone is picked up without touching this file.  Each block is written to a
-file in a temporary folder and run with this interpreter (``python block.py``); a block
-whose first line names a test file (``# test_my_layer.py``) is written under that name
-and run with ``python -m pytest``, as the README tells its reader to.  This checkout
-comes first on ``PYTHONPATH``, so the blocks import the code under test.
+The blocks are found in the README and the docs pages when the tests are collected, so a
+block or a page added or edited by anyone is picked up without touching this file.  Each
+block is written to a file in a temporary folder and run with this interpreter
+(``python block.py``); a block whose first line names a test file
+(``# test_my_layer.py``) is written under that name and run with ``python -m pytest``,
+as the README tells its reader to.  This checkout comes first on ``PYTHONPATH``, so the
+blocks import the code under test.
 
 A block that needs an optional library this session does not install is skipped, with a
 reason naming the missing module, and only then: before the run, for an ``import`` of a
 module that cannot be found; after the run, when the block failed with an ImportError
 naming a module (``No module named 'x'``, or the library's own ``pip install
 'portable-layers[extra]'`` hint) that is indeed not installed.  Any other failure fails.
+
+A block that is deliberately not runnable (a fragment shown for its shape) starts with
+the line ``# not run: <why>``; it is still parsed, so it must be valid Python, and the
+reason must be given.  Output, shell commands and signatures go in ```text or ```bash
+fences, which are not collected.
+
+The API reference's table of ``portable_layers.__all__`` (``docs/hooks.py``) is checked
+here too, without building the site: every name has an entry.
 """
 
 from __future__ import annotations
@@ -29,8 +39,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+#: the files whose blocks run: the README, then every docs page
+PAGES = [README, *sorted(DOCS.rglob("*.md"))]
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 TEST_FILE = re.compile(r"#\s*(test_\w+\.py)\s*$")
+NOT_RUN = re.compile(r"#\s*not run:(.*)$")
 #: modules behind the extras named in the library's ImportError hints
 EXTRAS = {"jax": "jax", "torch": "torch", "dask": "dask", "digits": "sklearn",
           "plot": "matplotlib", "train": "tqdm", "array-api-strict": "array_api_strict"}
@@ -39,8 +53,20 @@ TIMEOUT = 900  # seconds; the slowest block (Dask: a local cluster) takes well u
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    line: int  # line of the opening fence in README.md
+    line: int  # line of the opening fence in its file
     code: str
+    page: str = "README.md"  # the file, relative to the repository root
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def not_run(self) -> str | None:
+        """The reason given by a ``# not run: <why>`` first line, else None."""
+        first = self.code.splitlines()[0] if self.code.strip() else ""
+        match = NOT_RUN.match(first)
+        return match.group(1).strip() if match else None
 
     @property
     def test_file(self) -> str | None:
@@ -49,12 +75,16 @@ class Block:
         return match.group(1) if match else None
 
 
-def python_blocks(text: str) -> list[Block]:
+def python_blocks(text: str, page: str = "README.md") -> list[Block]:
     """The ```python blocks of ``text``, with the line of each opening fence."""
-    return [Block(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in FENCE.finditer(text)]
+    return [Block(text.count("\n", 0, m.start()) + 1, m.group(1), page)
+            for m in FENCE.finditer(text)]
 
 
-BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
+ALL_BLOCKS = [b for path in PAGES for b in python_blocks(
+    path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())]
+BLOCKS = [b for b in ALL_BLOCKS if b.not_run is None]
+SHOWN = [b for b in ALL_BLOCKS if b.not_run is not None]
 
 
 def _installed(module: str) -> bool:
@@ -87,8 +117,48 @@ def test_the_readme_has_python_blocks() -> None:
     """The collection works: the README's examples are all here (a broken fence regex
     would silently test nothing)."""
     text = README.read_text(encoding="utf-8")
-    assert len(BLOCKS) == len(re.findall(r"^```python", text, re.MULTILINE)) >= 5
-    assert any("import portable_layers" in b.code for b in BLOCKS)
+    readme = [b for b in ALL_BLOCKS if b.page == "README.md"]
+    assert len(readme) == len(re.findall(r"^```python", text, re.MULTILINE)) >= 5
+    assert any("import portable_layers" in b.code for b in readme)
+
+
+def test_every_docs_page_is_collected() -> None:
+    """Every page of the guide is read, and every ```python fence in it is a block here."""
+    pages = sorted(DOCS.rglob("*.md"))
+    assert DOCS / "getting-started.md" in pages and DOCS / "guide" / "training.md" in pages
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        found = [b for b in ALL_BLOCKS if b.page == path.relative_to(ROOT).as_posix()]
+        assert len(found) == len(re.findall(r"^```python", text, re.MULTILINE)), path
+    assert sum(b.page.startswith("docs/") for b in BLOCKS) >= 6
+
+
+def test_blocks_not_run_say_why_and_parse() -> None:
+    """A ``# not run:`` block names its reason and is valid Python (it cannot rot into
+    nonsense); the README and guide may have none."""
+    for block in SHOWN:
+        assert block.not_run, f"{block.where}: '# not run:' needs a reason"
+        ast.parse(block.code)
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    """Each name of ``portable_layers.__all__`` is documented on a page of docs/api/: the
+    module itself has a ``::: module`` directive, or a documented module exports the same
+    object (computed from the package and the pages, not listed here)."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    import portable_layers
+
+    where = hooks.api_locations()
+    assert list(where) == list(portable_layers.__all__)
+    missing = [n for n, w in where.items() if w is None and n != "__version__"]
+    assert not missing, f"not in the API reference (docs/api/*.md): {missing}"
+    assert "<!-- api:all -->" in (DOCS / "api" / "portable_layers.md").read_text()
+    table = hooks.api_table()
+    for name in portable_layers.__all__:
+        assert f"`{name}`" in table
 
 
 def test_the_block_parser() -> None:
@@ -96,17 +166,21 @@ def test_the_block_parser() -> None:
     (block,) = python_blocks(text)
     assert block.line == 2 and imported_modules(block.code) == ["numpy", "foo", "baz"]
     assert Block(1, "# test_x.py\nimport numpy\n").test_file == "test_x.py"
+    assert Block(1, "# not run: a fragment\nf(x)\n").not_run == "a fragment"
+    assert Block(1, "import numpy\n# not run: late\n").not_run is None
+    (block,) = python_blocks(text, "docs/a.md")
+    assert block.where == "docs/a.md:2"
     assert missing_module_in("ModuleNotFoundError: No module named 'dask.array'") == "dask"
     assert missing_module_in("ImportError: autodiff_vjp needs JAX; install it with pip "
                              "install 'portable-layers[jax]'") == "jax"
     assert missing_module_in("ValueError: bad") is None
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"README.md:{b.line}" for b in BLOCKS])
+@pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
 def test_readme_block_runs_as_written(block: Block, tmp_path: Path) -> None:
     absent = [m for m in imported_modules(block.code) if not _installed(m)]
     if absent:
-        pytest.skip(f"README.md:{block.line} imports {', '.join(absent)}, not installed here")
+        pytest.skip(f"{block.where} imports {', '.join(absent)}, not installed here")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("PYTEST_ADDOPTS", None)
@@ -123,5 +197,5 @@ def test_readme_block_runs_as_written(block: Block, tmp_path: Path) -> None:
         output = done.stdout + done.stderr
         missing = missing_module_in(output)
         if missing is not None and not _installed(missing):
-            pytest.skip(f"README.md:{block.line} needs {missing}, not installed here")
-        pytest.fail(f"README.md:{block.line} exited with {done.returncode}:\n{output[-4000:]}")
+            pytest.skip(f"{block.where} needs {missing}, not installed here")
+        pytest.fail(f"{block.where} exited with {done.returncode}:\n{output[-4000:]}")

@@ -1,8 +1,9 @@
-"""The README's benchmark tables come from the benchmarks' JSON, never from a hand.
+"""The benchmark tables of the README and the docs pages come from the benchmarks' JSON,
+never from a hand.
 
 ``benchmarks/render_readme.py`` is run as a user runs it, on a small synthetic results
-folder (three runs of a suite of two benchmarks), and on the repository's own README
-and committed results (``--check``: a hand-typed figure fails it).  Backend-independent:
+folder (three runs of a suite of two benchmarks), and on the repository's own README,
+docs pages and committed results (``--check``: a hand-typed figure fails it).  Backend-independent:
 the tests take ``xp`` only to run once per backend session like the rest of the suite.
 """
 
@@ -131,6 +132,48 @@ def test_fewer_than_three_runs_and_no_block_are_said(xp: Any, tmp_path: Path) ->
     readme.write_text(README.replace("bench:others", "bench:gone"))
     out = _render("--results", results, "--readme", readme)
     assert out.returncode != 0 and "beta" in out.stderr
+
+
+PAGE = """# Benchmarks
+
+<!-- bench:alpha -->
+<!-- /bench:alpha -->
+
+<!-- bench:others -->
+<!-- /bench:others -->
+"""
+
+
+def test_docs_pages_are_rendered_and_checked_with_the_readme(xp: Any, tmp_path: Path) -> None:
+    """Blocks in docs/**/*.md beside the README are rendered too: a block standing in two
+    files gets the same table in both, a benchmark with a block in any file stays out of
+    every ``others`` block, and ``--check`` fails on a figure typed into a page."""
+    results, readme = _results(tmp_path), tmp_path / "README.md"
+    readme.write_text(README.replace("<!-- bench:others -->\n<!-- /bench:others -->\n", ""))
+    page = tmp_path / "docs" / "guide" / "bench.md"
+    page.parent.mkdir(parents=True)
+    page.write_text(PAGE.replace("alpha", "beta"))
+    (tmp_path / "docs" / "plain.md").write_text("no blocks: 0.83\n")
+    assert _render("--results", results, "--readme", readme, "--check").returncode == 1
+    out = _render("--results", results, "--readme", readme)
+    assert out.returncode == 0, out.stderr
+    text, docs = readme.read_text(), page.read_text()
+    assert "| what alpha.met | base | 1.30 |" in text and "beta" not in text
+    assert "| a new benchmark \\| with a pipe | y | 0.60 |" in docs
+    others = docs.split("<!-- bench:others -->")[1]
+    assert others.startswith("\n(none)\n")  # alpha has its block in the README
+    assert (tmp_path / "docs" / "plain.md").read_text() == "no blocks: 0.83\n"
+    assert _render("--results", results, "--readme", readme, "--check").returncode == 0
+    page.write_text(docs.replace("| 0.60 |", "| 0.59 |"))
+    out = _render("--results", results, "--readme", readme, "--check")
+    assert out.returncode == 1 and "bench.md differs" in out.stderr and "README" not in out.stderr
+    # --output: nothing in place, the README and the pages written beside the output
+    page.write_text(docs.replace("| 0.60 |", "| 0.59 |"))
+    target = tmp_path / "out" / "R.md"
+    assert _render("--results", results, "--readme", readme, "--output", target).returncode == 0
+    assert "| 0.59 |" in page.read_text()
+    assert (tmp_path / "out" / "R.md-docs" / "guide" / "bench.md").read_text() == docs
+    assert target.read_text() == text
 
 
 def test_the_readme_tables_are_rendered_from_the_committed_results(xp: Any) -> None:
