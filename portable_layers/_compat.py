@@ -409,6 +409,15 @@ def dask_row_blocks(func: str, X: Array, y: Array) -> list[tuple[Any, Any]]:
     is never split); ``y`` is rechunked to the same rows.  Nothing is computed: each
     pair is a ``dask.delayed`` object whose task graph produces just that block.
     """
+    X, y = dask_rows(func, X, y)
+    xs = X.to_delayed().reshape(-1)
+    ys = y.to_delayed().reshape(-1)
+    return list(zip(xs, ys, strict=True))
+
+
+def dask_rows(func: str, X: Array, y: Array) -> tuple[Any, Any]:
+    """``X`` and ``y`` as Dask arrays chunked along axis 0 only (a sample is never split),
+    ``y`` rechunked to ``X``'s rows."""
     import dask.array as da
 
     X = da.asarray(X)
@@ -417,11 +426,14 @@ def dask_row_blocks(func: str, X: Array, y: Array) -> list[tuple[Any, Any]]:
         msg = f"{func}: y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}"
         raise ValueError(msg)
     rows = X.chunks[0]
-    X = X.rechunk((rows, *(-1 for _ in X.shape[1:])))
-    y = y.rechunk((rows,))
-    xs = X.to_delayed().reshape(-1)
-    ys = y.to_delayed().reshape(-1)
-    return list(zip(xs, ys, strict=True))
+    return X.rechunk((rows, *(-1 for _ in X.shape[1:]))), y.rechunk((rows,))
+
+
+def dask_constant_array(value: np.ndarray) -> Any:
+    """The host array ``value`` as a one-chunk Dask array."""
+    import dask.array as da
+
+    return da.from_array(value, chunks=value.shape)
 
 
 def dask_delayed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

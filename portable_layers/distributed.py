@@ -12,9 +12,12 @@ Two tools, both optional (nothing here imports Dask or JAX until it is asked to)
   losses *is* the full-batch loss, regularisation included.  The same call runs on
   the threaded scheduler or, when a ``dask.distributed.Client`` is active, on a
   cluster (``Client("tcp://scheduler:8786")``).  Blocks are exact only for models
-  whose loss is a mean of per-sample terms: a model with batch normalization is
-  refused on Dask inputs (a ValueError naming it) instead of normalising each block
-  with its own statistics.  The gradient computation never changes a model's running
+  whose loss is a mean of per-sample terms.  A model with batch normalization runs
+  instead as one Dask graph over the whole batch (the model's pure ``apply`` on Dask
+  arrays): its statistics and its backward's sums are tree reductions over all N
+  rows, so every block is normalised with the statistics of the whole batch
+  (SyncBatchNorm semantics), never its own; the blocks' activations are then kept
+  until the backward pass.  The gradient computation never changes a model's running
   statistics (it uses the pure ``model.apply``).
 * :func:`data_parallel_mesh`, :func:`shard_batch` and :func:`replicate`: a 1-D JAX
   device mesh, a batch split over it and parameters copied onto every device.  The
@@ -167,8 +170,14 @@ def full_batch_loss_and_grads(
         If the model has no params dict.
     ValueError
         If ``y`` does not have N entries or ``split_every`` is below 2; for Dask
-        inputs and a model with batch normalization; when the graph runs, the
-        model's own errors (e.g. a label outside [0, C)).
+        inputs and a model with batch normalization but no pure ``apply``; when the
+        graph runs, the model's own errors (e.g. a label outside [0, C)).
+
+    Notes
+    -----
+    With batch normalization (a model of this library) the statistics are those of
+    all N rows, as in memory: the whole computation is one Dask graph, each mean
+    and sum over the batch a tree reduction (see the module docstring).
 
     Examples
     --------
@@ -198,13 +207,19 @@ def full_batch_loss_and_grads(
             raise ValueError(msg)
         total = _block_sums(model, _backend(xp), host, _compat.to_numpy(X), _compat.to_numpy(y))
         return _finish(total, int(X.shape[0]), model_params, xp)
-    if _has_batchnorm(model):
-        msg = (f"{func}: the model uses batch normalization, whose statistics are those of "
-               "the whole batch; block-by-block gradients would normalise each block with its "
-               "own statistics and be wrong, so Dask inputs are refused (pass in-memory "
-               "arrays, or use a model without batch normalization)")
-        raise ValueError(msg)
     n = int(X.shape[0])
+    if _has_batchnorm(model):
+        if not callable(getattr(model, "apply", None)):
+            msg = (f"{func}: the model uses batch normalization, whose statistics are those "
+                   "of the whole batch, and has no pure apply(X, y, params=, state=) to run "
+                   "on Dask arrays; block-by-block gradients would normalise each block with "
+                   "its own statistics and be wrong, so Dask inputs are refused")
+            raise ValueError(msg)
+        graph = _synced_graph(func, model, X, y, host)
+        classes = getattr(model, "num_classes", None)
+        if not compute:
+            return _compat.dask_delayed(_finish_synced, graph, n, model_params, xp, classes)
+        return _finish_synced(_compat.dask_compute(graph), n, model_params, xp, classes)
     blocks = _compat.dask_row_blocks(func, X, y)
     # the model and its params become one key each, shipped to a worker once
     shared_model, shared = _compat.dask_constant(model), _compat.dask_constant(host)
@@ -215,6 +230,42 @@ def full_batch_loss_and_grads(
     if not compute:
         return _compat.dask_delayed(_finish, total, n, model_params, xp)
     return _finish(_compat.dask_compute(total), n, model_params, xp)
+
+
+def _synced_graph(func: str, model: Any, X: Array, y: Array,
+                  host: dict[str, np.ndarray]) -> tuple[Any, ...]:
+    """``(loss, grads, y_min, y_max)`` as one lazy Dask graph over the whole batch.
+
+    The model's pure ``apply`` runs on Dask arrays (its parameters one chunk each), so
+    every mean and sum over the batch, batch normalization's statistics in the forward
+    pass and its backward's sums alike, is a Dask tree reduction over all N rows: each
+    block is normalised with the statistics of the whole batch (SyncBatchNorm
+    semantics).  The running statistics are neither read nor written (``state={}``).
+    Unlike the block-by-block path, the blocks' activations are kept until the backward
+    pass has used them.
+    """
+    X, y = _compat.dask_rows(func, X, y)
+    dtype = host[next(iter(host))].dtype
+    params = {k: _compat.dask_constant_array(v) for k, v in host.items()}
+    (loss, grads), _ = model.apply(X.astype(dtype), y, params=params, state={})
+    return loss, grads, y.min(), y.max()
+
+
+def _finish_synced(graph: tuple[Any, ...], n: int, model_params: dict[str, Array], xp: Any,
+                   classes: int | None) -> tuple[Array, dict[str, Array]]:
+    """The computed graph of :func:`_synced_graph` in the model's namespace and dtype.
+
+    A label outside [0, C) raises the ValueError the block-by-block path raises, where
+    the model states C (``num_classes``); otherwise the lazy loss has folded it to NaN.
+    """
+    loss, grads, low, high = graph
+    if n and classes is not None and (int(low) < 0 or int(high) >= classes):
+        msg = (f"full_batch_loss_and_grads: y must hold class labels in [0, {classes}), "
+               f"got values from {int(low)} to {int(high)}")
+        raise ValueError(msg)
+    total = {k: np.asarray(v, dtype=np.float64) * n for k, v in grads.items()}
+    total[""] = np.asarray(loss, dtype=np.float64) * n
+    return _finish(total, n, model_params, xp)
 
 
 def _backend(xp: Any) -> str:

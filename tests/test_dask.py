@@ -182,28 +182,41 @@ def test_full_batch_model_on_each_backend(xp: Any) -> None:
         assert_close(grads[k], expected[k], rtol=RTOL, atol=ATOL)
 
 
-def test_full_batch_with_batchnorm_refused_on_dask_exact_in_memory(xp: Any) -> None:
-    """Per-block statistics would be wrong (dW1 off by 1.25 relative): refused on Dask.  In
-    memory the batch is global, so the result equals ``model.apply`` over it; the running
-    statistics are never changed by a gradient computation."""
+@pytest.mark.parametrize("hidden", [[H], [H, 5]])
+def test_full_batch_with_batchnorm_is_the_whole_batchs(xp: Any, hidden: list[int]) -> None:
+    """Batch normalization over Dask blocks uses the statistics of all N rows
+    (SyncBatchNorm): the loss and gradients equal ``model.apply`` over the whole batch in
+    memory, where per-block statistics would be off (dW1 by 1.25 relative).  The running
+    statistics are never changed by a gradient computation, and a bad label raises."""
     from portable_layers.models import FullyConnectedNet
 
     X, y = lazy_dataset()
     ns = base_namespace(xp)
-    m = FullyConnectedNet([H], D, C, normalization="batchnorm", weight_scale=0.3, xp=ns,
-                          dtype="float64", seed=0)
-    with pytest.raises(ValueError, match="full_batch_loss_and_grads: the model uses batch "
-                                         "normalization"):
-        full_batch_loss_and_grads(m, X, y)
+    m = FullyConnectedNet(hidden, D, C, normalization="batchnorm", weight_scale=0.3, reg=0.05,
+                          xp=ns, dtype="float64", seed=0)
     Xn, yn = ns.asarray(X.compute()), ns.asarray(y.compute())
-    loss, grads = full_batch_loss_and_grads(m, Xn, yn)
     (want, want_grads), _ = m.apply(Xn, yn, state={})
-    assert_array(loss, xp, (), ns.float64)
-    assert_close(loss, want, rtol=RTOL)
-    for k in grads:
-        assert_close(grads[k], want_grads[k], rtol=1e-10, atol=1e-12)
+    for inputs in ((X, y), (Xn, yn)):
+        loss, grads = full_batch_loss_and_grads(m, *inputs)
+        assert_array(loss, xp, (), ns.float64)
+        assert_close(loss, want, rtol=RTOL)
+        for k in grads:
+            assert_array(grads[k], xp, tuple(m.params[k].shape), ns.float64)
+            assert_close(grads[k], want_grads[k], rtol=1e-10, atol=1e-12)
+    # what the blocks' own statistics would give is measurably different (the test can fail)
+    starts = range(0, N, CHUNK)
+    per_block = sum(_compat.to_numpy(m.apply(Xn[i:min(i + CHUNK, N), ...], yn[i:min(i + CHUNK, N)],
+                                             state={})[0][1]["W1"]) * min(CHUNK, N - i)
+                    for i in starts)
+    assert not np.allclose(per_block / N, _compat.to_numpy(want_grads["W1"]), rtol=1e-3)
+    delayed = full_batch_loss_and_grads(m, X, y, compute=False)
+    assert is_dask_collection(delayed)
+    assert_close(delayed.compute()[0], want, rtol=RTOL)
     assert_close(m.state["running_mean1"], np.zeros(H))
     assert_close(m.state["running_var1"], np.zeros(H))
+    with pytest.raises(ValueError, match=r"full_batch_loss_and_grads: y must hold class "
+                                         rf"labels in \[0, {C}\)"):
+        full_batch_loss_and_grads(m, X, y + C)
 
 
 # ---------------------------------------------------------------------------
