@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._compat import array_namespace, is_concrete, is_floating, is_integral
-
-Array = Any
-Namespace = Any
+from ._types import Array, Namespace
 
 
 def floating(func: str, name: str, x: Array, xp: Namespace) -> None:

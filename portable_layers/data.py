@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from ._types import Array
 
 __all__ = [
     "UnsafePickleError",
@@ -30,7 +31,6 @@ __all__ = [
     "to_backend",
 ]
 
-Array = Any
 
 CIFAR_IMAGE_SHAPE = (3, 32, 32)
 _PIXELS = 3 * 32 * 32

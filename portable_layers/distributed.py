@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from ._types import Array
 
 __all__ = [
     "data_parallel_mesh",
@@ -47,8 +48,6 @@ __all__ = [
     "replicate",
     "shard_batch",
 ]
-
-Array = Any
 
 
 def _host_params(model: Any, params: dict[str, Array] | None) -> dict[str, np.ndarray]:

@@ -41,11 +41,11 @@ import numpy as np
 from . import _compat
 from . import _validate as check
 from . import layers as L
+from ._types import Array
 from .layers import activations, dense, losses
 
 __all__ = ["FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerPerceptron"]
 
-Array = Any
 Backward = Callable[[Array], dict[str, Array]]
 _NORMALIZATIONS = (None, "batchnorm", "layernorm")
 

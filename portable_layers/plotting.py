@@ -34,7 +34,6 @@ __all__ = [
     "weight_grid",
 ]
 
-Array = Any
 
 #: name -> (forward, backward) of the activations :func:`activation_curves` draws.
 ACTIVATIONS = {

@@ -22,11 +22,11 @@ import numpy as np
 
 from . import _compat
 from . import layers as L
+from ._types import Array
 from .models import _Model, _non_negative, _positive_int
 
 __all__ = ["VisionTransformer"]
 
-Array = Any
 #: Standard deviation of the initial position embeddings: 1, the scale of the patch
 #: embeddings they are added to (unit-variance entries for unit-variance pixels under the
 #: 1/sqrt(fan_in) weights), so that where a patch sits counts from the first step.  ViT's

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _compat
 from .._compat import device, from_numpy, to_numpy
+from .._types import Array
 
 __all__ = [
     "central_difference",
@@ -39,8 +40,6 @@ __all__ = [
     "grad_check_sparse",
     "numerical_vjp",
 ]
-
-Array = Any
 
 
 def central_difference(value_at: Callable[[float], Any], h: float) -> Any:

@@ -30,9 +30,8 @@ from typing import Any, NamedTuple
 
 from .. import _validate as check
 from .._compat import array_namespace, device, is_concrete, isdtype
+from .._types import Array
 from .conv import _params
-
-Array = Any
 
 __all__ = [
     "AttentionCache",

@@ -23,8 +23,8 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
+from .._types import Array
 
-Array = Any
 ConvCache = tuple[Array, Array, Array, dict[str, int]]
 
 

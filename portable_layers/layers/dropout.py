@@ -30,10 +30,10 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, bernoulli, device, is_concrete
+from .._types import Array
 from .conv import _params
 from .normalization import _mode, _number
 
-Array = Any
 DropoutCache = tuple[dict[str, Any], Array | None]
 
 

@@ -22,9 +22,9 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
+from .._types import Array
 from .conv import _params
 
-Array = Any
 NormCache = tuple[Any, ...]
 
 _MODES = ("train", "test")

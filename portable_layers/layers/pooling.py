@@ -22,9 +22,9 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
+from .._types import Array
 from .conv import _int_param, _out_size, _params, _scatter_windows, _windows
 
-Array = Any
 PoolCache = tuple[Array, dict[str, int]]
 
 
