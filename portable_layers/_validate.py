@@ -9,6 +9,8 @@ Value checks (labels in range) run only where values are concrete; see
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -97,17 +99,81 @@ def nonempty(func: str, name: str, x: Array) -> None:
         raise ValueError(msg)
 
 
-# -- Python-number arguments (models, Solver, distributed) ---------------------------------
+# -- Python-number arguments (layer parameter dicts, models, Solver, data, distributed) ----
+
+
+def mapping(func: str, name: str, value: Any) -> Mapping[str, Any]:
+    """Require a dict-like parameter argument (``conv_param``, ``bn_param``, ...); return it."""
+    if not isinstance(value, Mapping):
+        msg = f"{func}: {name} must be a dict, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def integer(func: str, name: str, value: Any, *, low: int = 0, allow_none: bool = False,
+            want: str | None = None) -> Any:
+    """Require an integer ``>= low`` (``None`` too with ``allow_none``); return it as an int.
+
+    Python and NumPy integers and 0-d integer arrays count (anything ``operator.index``
+    takes); booleans do not.  The message says ``{name} must be {want}``, where ``want``
+    defaults to ``"an integer >= {low}"``.
+    """
+    if allow_none and value is None:
+        return None
+    number = None
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            pass
+    if number is None or number < low:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{func}: {name} must be {want or f'an integer >= {low}'}{none}, "
+                         f"got {value!r}")
+    return number
 
 
 def positive_int(func: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
-    """Require a positive int (``None`` too with ``allow_none``); return it as an int."""
-    if allow_none and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{func}: {name} must be a positive integer{none}, got {value!r}")
-    return int(value)
+    """Require a positive integer (``None`` too with ``allow_none``); return it as an int."""
+    return integer(func, name, value, low=1, allow_none=allow_none, want="a positive integer")
+
+
+def integer_item(func: str, name: str, params: Mapping[str, Any], key: str, low: int) -> int:
+    """``params[key]`` (required) as an int ``>= low``; errors name ``name[key]``."""
+    if key not in params:
+        raise ValueError(f"{func}: {name} must have the key {key!r}, got keys {sorted(params)}")
+    want = "a positive integer" if low == 1 else None
+    return int(integer(func, f"{name}[{key!r}]", params[key], low=low, want=want))
+
+
+def number(func: str, name: str, value: Any, *, low: float = 0.0, high: float | None = None,
+           closed: bool = False) -> float:
+    """Require a Python number above ``low`` (at least ``low`` if ``closed``) and at most
+    ``high``; return it as a float.  With the defaults: a positive number."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float))
+    if ok:
+        ok = (value >= low if closed else value > low) and (high is None or value <= high)
+    if not ok:
+        if high is not None:
+            want = f"a number in {'[' if closed else '('}{low:g}, {high:g}]"
+        elif low == 0 and not closed:
+            want = "a positive number"
+        else:
+            want = f"a number {'>=' if closed else '>'} {low:g}"
+        raise ValueError(f"{func}: {name} must be {want}, got {value!r}")
+    return float(value)
+
+
+def positive_number(func: str, name: str, value: Any) -> float:
+    """Require a number > 0; return it as a float."""
+    return number(func, name, value)
+
+
+def number_item(func: str, name: str, params: Mapping[str, Any], key: str, default: float, *,
+                low: float = 0.0, high: float | None = None, closed: bool = False) -> float:
+    """``params.get(key, default)`` checked by :func:`number`; errors name ``name[key]``."""
+    return number(func, f"{name}[{key!r}]", params.get(key, default), low=low, high=high,
+                  closed=closed)
 
 
 def non_negative(func: str, name: str, value: Any) -> float:
@@ -115,11 +181,4 @@ def non_negative(func: str, name: str, value: Any) -> float:
     if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))
             or not 0 <= value < math.inf):
         raise ValueError(f"{func}: {name} must be a finite non-negative number, got {value!r}")
-    return float(value)
-
-
-def positive_number(func: str, name: str, value: Any) -> float:
-    """Require a number > 0; return it as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{func}: {name} must be a positive number, got {value!r}")
     return float(value)

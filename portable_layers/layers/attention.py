@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 from .. import _validate as check
 from .._compat import array_namespace, device, is_concrete, isdtype
 from .._types import Array
-from .conv import _params
 
 __all__ = [
     "AttentionCache",
@@ -127,7 +126,7 @@ def temporal_affine_backward(
 
 
 def _patch_size(func: str, patch_param: Any, h: int, w: int) -> int:
-    params = _params(func, "patch_param", patch_param)
+    params = check.mapping(func, "patch_param", patch_param)
     p = params.get("patch_size")
     if isinstance(p, bool) or not isinstance(p, int):
         msg = f"{func}: patch_param['patch_size'] must be an int, got {p!r}"
@@ -339,7 +338,7 @@ def multihead_attention_forward(
     check.shape(func, "b_qkv", b_qkv, (3 * d,), hint=f"(3D,) = ({3 * d},) to match x")
     check.shape(func, "w_out", w_out, (d, d), hint=f"(D, D) = ({d}, {d}) to match x")
     check.shape(func, "b_out", b_out, (d,), hint=f"(D,) = ({d},) to match x")
-    params = _params(func, "attn_param", attn_param)
+    params = check.mapping(func, "attn_param", attn_param)
     h = _num_heads(func, params, d)
     mask = _mask(func, xp, params, x)
     scale = 1.0 / math.sqrt(d // h)

@@ -31,8 +31,7 @@ from typing import Any
 from .. import _validate as check
 from .._compat import array_namespace, bernoulli, device, is_concrete
 from .._types import Array
-from .conv import _params
-from .normalization import _mode, _number
+from .normalization import _mode
 
 DropoutCache = tuple[dict[str, Any], Array | None]
 
@@ -95,10 +94,10 @@ def dropout_forward(x: Array, dropout_param: Mapping[str, Any]) -> tuple[Array, 
     func = "dropout_forward"
     xp = array_namespace(func, x=x)
     check.floating(func, "x", x, xp)
-    params = _params(func, "dropout_param", dropout_param)
+    params = check.mapping(func, "dropout_param", dropout_param)
     if "p" not in params:
         raise ValueError(f"{func}: dropout_param must have the key 'p', got keys {sorted(params)}")
-    p = _number(func, "dropout_param", params, "p", 1.0, 0.0, 1.0)
+    p = check.number_item(func, "dropout_param", params, "p", 1.0, low=0.0, high=1.0)
     mode = _mode(func, "dropout_param", params)
     if mode == "test":
         return x, (dict(params), None)
