@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from . import _validate as check
 from . import layers as L
 from ._types import Array
-from .models import _Model, _non_negative, _positive_int
+from .models import _Model
 
 __all__ = ["VisionTransformer"]
 
@@ -119,23 +120,23 @@ class VisionTransformer(_Model):
         if isinstance(input_dim, (str, bytes)) or not isinstance(input_dim, Sequence) or len(
                 input_dim) != 3:
             raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {input_dim!r}")
-        c, h, w = (_positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
-        p = _positive_int(func, "patch_size", patch_size)
+        c, h, w = (check.positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
+        p = check.positive_int(func, "patch_size", patch_size)
         if h % p or w % p:
             msg = f"{func}: patch_size must divide H = {h} and W = {w}, got {p}"
             raise ValueError(msg)
-        d = _positive_int(func, "embed_dim", embed_dim)
-        self.depth = _positive_int(func, "depth", depth)
+        d = check.positive_int(func, "embed_dim", embed_dim)
+        self.depth = check.positive_int(func, "depth", depth)
         if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)):
             raise TypeError(f"{func}: num_heads must be an int, got {num_heads!r}")
-        heads = _positive_int(func, "num_heads", num_heads)
+        heads = check.positive_int(func, "num_heads", num_heads)
         if d % heads:
             raise ValueError(f"{func}: num_heads must divide embed_dim = {d}, got {heads}")
-        ratio = _non_negative(func, "mlp_ratio", mlp_ratio)
+        ratio = check.non_negative(func, "mlp_ratio", mlp_ratio)
         hidden = int(ratio * d)
         if hidden < 1:
             raise ValueError(f"{func}: mlp_ratio * embed_dim must be at least 1, got {ratio * d}")
-        classes = _positive_int(func, "num_classes", num_classes)
+        classes = check.positive_int(func, "num_classes", num_classes)
         self.input_shape = (c, h, w)
         self.patch_param = {"patch_size": p}
         self.attn_param = {"num_heads": heads}
