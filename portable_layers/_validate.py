@@ -110,6 +110,25 @@ def mapping(func: str, name: str, value: Any) -> Mapping[str, Any]:
     return value
 
 
+def mode(func: str, name: str, params: Mapping[str, Any]) -> str:
+    """``params['mode']``, which must be ``'train'`` or ``'test'`` (``bn_param``, ...)."""
+    value = params.get("mode")
+    if value not in ("train", "test"):
+        raise ValueError(f"{func}: {name}['mode'] must be 'train' or 'test', got {value!r}")
+    return value
+
+
+def integer_type(func: str, name: str, value: Any) -> int:
+    """Require an integer (TypeError otherwise: for sizes whose range is checked apart,
+    e.g. against a dimension they must divide); return it as an int."""
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{func}: {name} must be an int, got {value!r}")
+
+
 def integer(func: str, name: str, value: Any, *, low: int = 0, allow_none: bool = False,
             want: str | None = None) -> Any:
     """Require an integer ``>= low`` (``None`` too with ``allow_none``); return it as an int.

@@ -127,9 +127,8 @@ class VisionTransformer(_Model):
             raise ValueError(msg)
         d = check.positive_int(func, "embed_dim", embed_dim)
         self.depth = check.positive_int(func, "depth", depth)
-        if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)):
-            raise TypeError(f"{func}: num_heads must be an int, got {num_heads!r}")
-        heads = check.positive_int(func, "num_heads", num_heads)
+        heads = check.integer_type(func, "num_heads", num_heads)  # TypeError for 2.0
+        heads = check.positive_int(func, "num_heads", heads)
         if d % heads:
             raise ValueError(f"{func}: num_heads must divide embed_dim = {d}, got {heads}")
         ratio = check.non_negative(func, "mlp_ratio", mlp_ratio)

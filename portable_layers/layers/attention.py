@@ -127,10 +127,7 @@ def temporal_affine_backward(
 
 def _patch_size(func: str, patch_param: Any, h: int, w: int) -> int:
     params = check.mapping(func, "patch_param", patch_param)
-    p = params.get("patch_size")
-    if isinstance(p, bool) or not isinstance(p, int):
-        msg = f"{func}: patch_param['patch_size'] must be an int, got {p!r}"
-        raise TypeError(msg)
+    p = check.integer_type(func, "patch_param['patch_size']", params.get("patch_size"))
     if p < 1 or h % p or w % p:
         msg = (f"{func}: patch_param['patch_size'] must be a positive integer dividing "
                f"H = {h} and W = {w}, got {p}")
@@ -233,9 +230,7 @@ class AttentionCache(NamedTuple):
 
 
 def _num_heads(func: str, params: Mapping[str, Any], d: int) -> int:
-    h = params.get("num_heads")
-    if isinstance(h, bool) or not isinstance(h, int):
-        raise TypeError(f"{func}: attn_param['num_heads'] must be an int, got {h!r}")
+    h = check.integer_type(func, "attn_param['num_heads']", params.get("num_heads"))
     if h < 1 or d % h:
         msg = f"{func}: attn_param['num_heads'] must be a positive divisor of D = {d}, got {h}"
         raise ValueError(msg)

@@ -31,7 +31,6 @@ from typing import Any
 from .. import _validate as check
 from .._compat import array_namespace, bernoulli, device, is_concrete
 from .._types import Array
-from .normalization import _mode
 
 DropoutCache = tuple[dict[str, Any], Array | None]
 
@@ -98,7 +97,7 @@ def dropout_forward(x: Array, dropout_param: Mapping[str, Any]) -> tuple[Array, 
     if "p" not in params:
         raise ValueError(f"{func}: dropout_param must have the key 'p', got keys {sorted(params)}")
     p = check.number_item(func, "dropout_param", params, "p", 1.0, low=0.0, high=1.0)
-    mode = _mode(func, "dropout_param", params)
+    mode = check.mode(func, "dropout_param", params)
     if mode == "test":
         return x, (dict(params), None)
     seed = _seed(func, x, xp, params.get("seed"))

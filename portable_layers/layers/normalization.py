@@ -26,7 +26,6 @@ from .._types import Array
 
 NormCache = tuple[Any, ...]
 
-_MODES = ("train", "test")
 
 
 # ---------------------------------------------------------------------------
@@ -48,13 +47,6 @@ def _standardize_backward(xp: Any, dxhat: Array, xhat: Array, inv_std: Array, ax
     mean_d = xp.mean(dxhat, axis=axis, keepdims=True)
     mean_dx = xp.mean(dxhat * xhat, axis=axis, keepdims=True)
     return inv_std * (dxhat - mean_d - xhat * mean_dx)
-
-
-def _mode(func: str, name: str, params: Mapping[str, Any]) -> str:
-    mode = params.get("mode")
-    if mode not in _MODES:
-        raise ValueError(f"{func}: {name}['mode'] must be 'train' or 'test', got {mode!r}")
-    return mode
 
 
 def _affine_setup(func: str, x: Array, gamma: Array, beta: Array, ndim: int | str,
@@ -139,7 +131,7 @@ def _batchnorm(func: str, xp: Any, x: Array, gamma: Array, beta: Array,
                bn_param: MutableMapping[str, Any]) -> tuple[Array, NormCache]:
     """:func:`batchnorm_forward` on validated arrays (x (N, D)); errors name ``func``."""
     params = check.mapping(func, "bn_param", bn_param)
-    mode = _mode(func, "bn_param", params)
+    mode = check.mode(func, "bn_param", params)
     eps = check.number_item(func, "bn_param", params, "eps", 1e-5)
     momentum = check.number_item(func, "bn_param", params, "momentum", 0.9, high=1.0,
                                  closed=True)
@@ -366,9 +358,10 @@ def spatial_groupnorm_forward(
     func = "spatial_groupnorm_forward"
     c = x.shape[1] if getattr(x, "ndim", 0) == 4 else "C"
     xp = _affine_setup(func, x, gamma, beta, 4, (1, c, 1, 1), f"(1, C, 1, 1) = (1, {c}, 1, 1)")
-    if isinstance(G, bool) or not hasattr(G, "__index__") or int(G) < 1 or c % int(G):
-        raise ValueError(f"{func}: G must be a positive integer dividing C = {c}, got {G!r}")
-    groups = int(G)
+    want = f"a positive integer dividing C = {c}"
+    groups = check.integer(func, "G", G, low=1, want=want)
+    if c % groups:
+        raise ValueError(f"{func}: G must be {want}, got {G!r}")
     eps = check.number_item(func, "gn_param", check.mapping(func, "gn_param", gn_param), "eps",
                             1e-5)
     n, _, h, w = x.shape
