@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -108,6 +108,23 @@ def mapping(func: str, name: str, value: Any) -> Mapping[str, Any]:
         msg = f"{func}: {name} must be a dict, got {type(value).__name__}"
         raise TypeError(msg)
     return value
+
+
+def image_shape(func: str, value: Any) -> tuple[int, int, int]:
+    """Require an image model's ``input_dim``: a sequence ``(C, H, W)`` of positive ints."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+        raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {value!r}")
+    c, h, w = (positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(value))
+    return c, h, w
+
+
+def images(func: str, X: Any, input_shape: tuple[int, int, int]) -> None:
+    """Require images ``X`` of shape (N, C, H, W) with ``(C, H, W) == input_shape``."""
+    if getattr(X, "ndim", None) != 4 or tuple(X.shape[1:]) != input_shape:
+        c, h, w = input_shape
+        msg = (f"{func}: X must have shape (N, {c}, {h}, {w}) "
+               f"(images N, C, H, W), got {tuple(getattr(X, 'shape', ()))}")
+        raise ValueError(msg)
 
 
 def mode(func: str, name: str, params: Mapping[str, Any]) -> str:

@@ -15,7 +15,6 @@ its one hook, ``_forward(X, params, mode, state, seed) -> (scores, backward)``, 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -117,10 +116,7 @@ class VisionTransformer(_Model):
         device: Any = None,
     ) -> None:
         func = "VisionTransformer"
-        if isinstance(input_dim, (str, bytes)) or not isinstance(input_dim, Sequence) or len(
-                input_dim) != 3:
-            raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {input_dim!r}")
-        c, h, w = (check.positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
+        c, h, w = check.image_shape(func, input_dim)
         p = check.positive_int(func, "patch_size", patch_size)
         if h % p or w % p:
             msg = f"{func}: patch_size must divide H = {h} and W = {w}, got {p}"
@@ -181,11 +177,7 @@ class VisionTransformer(_Model):
     # -- forward and backward ----------------------------------------------------------
 
     def _check_X(self, X: Array) -> None:
-        if getattr(X, "ndim", None) != 4 or tuple(X.shape[1:]) != self.input_shape:
-            c, h, w = self.input_shape
-            msg = (f"VisionTransformer.loss: X must have shape (N, {c}, {h}, {w}) "
-                   f"(images N, C, H, W), got {tuple(getattr(X, 'shape', ()))}")
-            raise ValueError(msg)
+        check.images("VisionTransformer.loss", X, self.input_shape)
 
     def _block(self, z: Array, p: dict[str, Array], i: int) -> tuple[Array, tuple[Any, ...]]:
         a, c1 = L.layernorm_forward(z, p[f"gamma_attn{i}"], p[f"beta_attn{i}"], {})

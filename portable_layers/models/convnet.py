@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from .. import _validate as check
@@ -73,10 +72,7 @@ class ThreeLayerConvNet(_Model):
         device: Any = None,
     ) -> None:
         func = "ThreeLayerConvNet"
-        if isinstance(input_dim, (str, bytes)) or not isinstance(input_dim, Sequence) or len(
-                input_dim) != 3:
-            raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {input_dim!r}")
-        c, h, w = (check.positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
+        c, h, w = check.image_shape(func, input_dim)
         f = check.positive_int(func, "num_filters", num_filters)
         fs = check.positive_int(func, "filter_size", filter_size)
         hidden = check.positive_int(func, "hidden_dim", hidden_dim)
@@ -107,11 +103,7 @@ class ThreeLayerConvNet(_Model):
 
     def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
                  seed: Any) -> tuple[Array, Backward]:
-        if getattr(X, "ndim", None) != 4 or tuple(X.shape[1:]) != self.input_shape:
-            c, h, w = self.input_shape
-            msg = (f"ThreeLayerConvNet.loss: X must have shape (N, {c}, {h}, {w}) "
-                   f"(images N, C, H, W), got {tuple(getattr(X, 'shape', ()))}")
-            raise ValueError(msg)
+        check.images("ThreeLayerConvNet.loss", X, self.input_shape)
         a1, c1 = L.conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param, self.pool_param)
         a2, c2 = L.affine_relu_forward(a1, p["W2"], p["b2"])
         scores, c3 = L.affine_forward(a2, p["W3"], p["b3"])
