@@ -13,9 +13,10 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
-from ._compat import array_namespace, is_concrete, is_floating, is_integral
+from ._compat import array_namespace, is_array_api_obj, is_concrete, is_floating, is_integral
 from ._types import Array, Namespace
 
 
@@ -135,33 +136,40 @@ def mode(func: str, name: str, params: Mapping[str, Any]) -> str:
     return value
 
 
+def _index(value: Any) -> int | None:
+    """``value`` as a Python int when it is an integer: a Python or NumPy integer or a 0-d
+    integer array of any library; None for anything else (bools, floats, larger arrays,
+    which ``operator.index`` alone lets through for PyTorch's one-element tensors)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if is_array_api_obj(value) and (getattr(value, "ndim", None) != 0 or not is_integral(
+            array_api_compat.array_namespace(value), value.dtype)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:  # not an integer, or a traced one
+        return None
+
+
 def integer_type(func: str, name: str, value: Any) -> int:
     """Require an integer (TypeError otherwise: for sizes whose range is checked apart,
     e.g. against a dimension they must divide); return it as an int."""
-    if not isinstance(value, (bool, np.bool_)):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise TypeError(f"{func}: {name} must be an int, got {value!r}")
+    number = _index(value)
+    if number is None:
+        raise TypeError(f"{func}: {name} must be an int, got {value!r}")
+    return number
 
 
 def integer(func: str, name: str, value: Any, *, low: int = 0, allow_none: bool = False,
             want: str | None = None) -> Any:
     """Require an integer ``>= low`` (``None`` too with ``allow_none``); return it as an int.
 
-    Python and NumPy integers and 0-d integer arrays count (anything ``operator.index``
-    takes); booleans do not.  The message says ``{name} must be {want}``, where ``want``
-    defaults to ``"an integer >= {low}"``.
+    Python and NumPy integers and 0-d integer arrays count; booleans do not.  The
+    message says ``{name} must be {want}``, ``want`` by default ``"an integer >= {low}"``.
     """
     if allow_none and value is None:
         return None
-    number = None
-    if not isinstance(value, (bool, np.bool_)):
-        try:
-            number = operator.index(value)
-        except TypeError:
-            pass
+    number = _index(value)
     if number is None or number < low:
         none = " or None" if allow_none else ""
         raise ValueError(f"{func}: {name} must be {want or f'an integer >= {low}'}{none}, "
