@@ -100,7 +100,7 @@ def nonempty(func: str, name: str, x: Array) -> None:
         raise ValueError(msg)
 
 
-# -- Python-number arguments (layer parameter dicts, models, Solver, data, distributed) ----
+# -- Parameter dicts and image models' shapes ----------------------------------------
 
 
 def mapping(func: str, name: str, value: Any) -> Mapping[str, Any]:
@@ -134,6 +134,9 @@ def mode(func: str, name: str, params: Mapping[str, Any]) -> str:
     if value not in ("train", "test"):
         raise ValueError(f"{func}: {name}['mode'] must be 'train' or 'test', got {value!r}")
     return value
+
+
+# -- Python-number arguments (layers' parameters, models, Solver, data, distributed) -----
 
 
 def _index(value: Any) -> int | None:
