@@ -37,6 +37,8 @@ from array_api_compat import (
     is_torch_namespace,
 )
 
+from ._types import Array, Namespace
+
 __all__ = [
     "BACKENDS",
     "array_namespace",
@@ -60,8 +62,6 @@ __all__ = [
     "x64_enabled",
 ]
 
-Array = Any
-Namespace = Any
 
 #: Backend names in the order the test matrix and the ``check`` command use.
 BACKENDS: tuple[str, ...] = ("numpy", "jax", "array_api_strict", "torch", "dask")
@@ -393,7 +393,6 @@ def bernoulli(
         return jax.random.bernoulli(jax.random.key(seed), p, shape)
     rng = np.random.default_rng(None if seed is None else int(seed))
     return from_numpy(rng.random(shape) < p, xp, device=device)
-
 
 
 # ---------------------------------------------------------------------------

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from . import _compat, optim
+from ._types import Array
 from .train_step import TrainState, loss_function, make_train_step
-
-Array = Any
 
 _CACHE: OrderedDict[Any, Any] = OrderedDict()
 _CACHE_SIZE = 32

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat
-
-Array = Any
+from ._types import Array
 
 
 class DataSource:

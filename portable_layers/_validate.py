@@ -9,14 +9,15 @@ Value checks (labels in range) run only where values are concrete; see
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
-from ._compat import array_namespace, is_concrete, is_floating, is_integral
-
-Array = Any
-Namespace = Any
+from ._compat import array_namespace, is_array_api_obj, is_concrete, is_floating, is_integral
+from ._types import Array, Namespace
 
 
 def floating(func: str, name: str, x: Array, xp: Namespace) -> None:
@@ -99,17 +100,127 @@ def nonempty(func: str, name: str, x: Array) -> None:
         raise ValueError(msg)
 
 
-# -- Python-number arguments (models, Solver, distributed) ---------------------------------
+# -- Parameter dicts and image models' shapes ----------------------------------------
+
+
+def mapping(func: str, name: str, value: Any) -> Mapping[str, Any]:
+    """Require a dict-like parameter argument (``conv_param``, ``bn_param``, ...); return it."""
+    if not isinstance(value, Mapping):
+        msg = f"{func}: {name} must be a dict, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def image_shape(func: str, value: Any) -> tuple[int, int, int]:
+    """Require an image model's ``input_dim``: a sequence ``(C, H, W)`` of positive ints."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+        raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {value!r}")
+    c, h, w = (positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(value))
+    return c, h, w
+
+
+def images(func: str, X: Any, input_shape: tuple[int, int, int]) -> None:
+    """Require images ``X`` of shape (N, C, H, W) with ``(C, H, W) == input_shape``."""
+    if getattr(X, "ndim", None) != 4 or tuple(X.shape[1:]) != input_shape:
+        c, h, w = input_shape
+        msg = (f"{func}: X must have shape (N, {c}, {h}, {w}) "
+               f"(images N, C, H, W), got {tuple(getattr(X, 'shape', ()))}")
+        raise ValueError(msg)
+
+
+def mode(func: str, name: str, params: Mapping[str, Any]) -> str:
+    """``params['mode']``, which must be ``'train'`` or ``'test'`` (``bn_param``, ...)."""
+    value = params.get("mode")
+    if value not in ("train", "test"):
+        raise ValueError(f"{func}: {name}['mode'] must be 'train' or 'test', got {value!r}")
+    return value
+
+
+# -- Python-number arguments (layers' parameters, models, Solver, data, distributed) -----
+
+
+def _index(value: Any) -> int | None:
+    """``value`` as a Python int when it is an integer: a Python or NumPy integer or a 0-d
+    integer array of any library; None for anything else (bools, floats, larger arrays,
+    which ``operator.index`` alone lets through for PyTorch's one-element tensors)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if is_array_api_obj(value) and (getattr(value, "ndim", None) != 0 or not is_integral(
+            array_api_compat.array_namespace(value), value.dtype)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:  # not an integer, or a traced one
+        return None
+
+
+def integer_type(func: str, name: str, value: Any) -> int:
+    """Require an integer (TypeError otherwise: for sizes whose range is checked apart,
+    e.g. against a dimension they must divide); return it as an int."""
+    number = _index(value)
+    if number is None:
+        raise TypeError(f"{func}: {name} must be an int, got {value!r}")
+    return number
+
+
+def integer(func: str, name: str, value: Any, *, low: int = 0, allow_none: bool = False,
+            want: str | None = None) -> Any:
+    """Require an integer ``>= low`` (``None`` too with ``allow_none``); return it as an int.
+
+    Python and NumPy integers and 0-d integer arrays count; booleans do not.  The
+    message says ``{name} must be {want}``, ``want`` by default ``"an integer >= {low}"``.
+    """
+    if allow_none and value is None:
+        return None
+    number = _index(value)
+    if number is None or number < low:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{func}: {name} must be {want or f'an integer >= {low}'}{none}, "
+                         f"got {value!r}")
+    return number
 
 
 def positive_int(func: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
-    """Require a positive int (``None`` too with ``allow_none``); return it as an int."""
-    if allow_none and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{func}: {name} must be a positive integer{none}, got {value!r}")
-    return int(value)
+    """Require a positive integer (``None`` too with ``allow_none``); return it as an int."""
+    return integer(func, name, value, low=1, allow_none=allow_none, want="a positive integer")
+
+
+def integer_item(func: str, name: str, params: Mapping[str, Any], key: str, low: int) -> int:
+    """``params[key]`` (required) as an int ``>= low``; errors name ``name[key]``."""
+    if key not in params:
+        raise ValueError(f"{func}: {name} must have the key {key!r}, got keys {sorted(params)}")
+    want = "a positive integer" if low == 1 else None
+    return int(integer(func, f"{name}[{key!r}]", params[key], low=low, want=want))
+
+
+def number(func: str, name: str, value: Any, *, low: float = 0.0, high: float | None = None,
+           closed: bool = False) -> float:
+    """Require a Python number above ``low`` (at least ``low`` if ``closed``) and at most
+    ``high``; return it as a float.  With the defaults: a positive number."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float))
+    if ok:
+        ok = (value >= low if closed else value > low) and (high is None or value <= high)
+    if not ok:
+        if high is not None:
+            want = f"a number in {'[' if closed else '('}{low:g}, {high:g}]"
+        elif low == 0 and not closed:
+            want = "a positive number"
+        else:
+            want = f"a number {'>=' if closed else '>'} {low:g}"
+        raise ValueError(f"{func}: {name} must be {want}, got {value!r}")
+    return float(value)
+
+
+def positive_number(func: str, name: str, value: Any) -> float:
+    """Require a number > 0; return it as a float."""
+    return number(func, name, value)
+
+
+def number_item(func: str, name: str, params: Mapping[str, Any], key: str, default: float, *,
+                low: float = 0.0, high: float | None = None, closed: bool = False) -> float:
+    """``params.get(key, default)`` checked by :func:`number`; errors name ``name[key]``."""
+    return number(func, f"{name}[{key!r}]", params.get(key, default), low=low, high=high,
+                  closed=closed)
 
 
 def non_negative(func: str, name: str, value: Any) -> float:
@@ -117,11 +228,4 @@ def non_negative(func: str, name: str, value: Any) -> float:
     if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))
             or not 0 <= value < math.inf):
         raise ValueError(f"{func}: {name} must be a finite non-negative number, got {value!r}")
-    return float(value)
-
-
-def positive_number(func: str, name: str, value: Any) -> float:
-    """Require a number > 0; return it as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{func}: {name} must be a positive number, got {value!r}")
     return float(value)

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from . import _validate as check
+from ._types import Array
 
 __all__ = [
     "UnsafePickleError",
@@ -30,7 +32,6 @@ __all__ = [
     "to_backend",
 ]
 
-Array = Any
 
 CIFAR_IMAGE_SHAPE = (3, 32, 32)
 _PIXELS = 3 * 32 * 32
@@ -268,13 +269,6 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return X, np.asarray(digits.target, dtype=np.int64)
 
 
-def _size(func: str, name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        msg = f"{func}: {name} must be an integer >= {low}, got {value!r}"
-        raise ValueError(msg)
-    return int(value)
-
-
 def split_and_normalize(
     X: Array, y: Array, *, num_train: int, num_val: int, num_test: int = 0, seed: int = 0
 ) -> dict[str, np.ndarray]:
@@ -314,9 +308,9 @@ def split_and_normalize(
     func = "split_and_normalize"
     X, y = _compat.to_numpy(X), _compat.to_numpy(y)
     sizes = {
-        "num_train": _size(func, "num_train", num_train, 1),
-        "num_val": _size(func, "num_val", num_val, 0),
-        "num_test": _size(func, "num_test", num_test, 0),
+        "num_train": check.integer(func, "num_train", num_train, low=1),
+        "num_val": check.integer(func, "num_val", num_val),
+        "num_test": check.integer(func, "num_test", num_test),
     }
     if X.ndim < 1 or y.shape != (X.shape[0],):
         msg = f"{func}: y must have shape (N,) to match X of shape {X.shape}, got {y.shape}"

@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from . import _validate as check
+from ._types import Array
 
 __all__ = [
     "data_parallel_mesh",
@@ -50,8 +52,6 @@ __all__ = [
     "replicate",
     "shard_batch",
 ]
-
-Array = Any
 
 
 def _host_params(model: Any, params: dict[str, Array] | None) -> dict[str, np.ndarray]:
@@ -196,8 +196,7 @@ def full_batch_loss_and_grads(
                                                 da.from_array(y, chunks=2))
     """
     func = "full_batch_loss_and_grads"
-    if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
-        raise ValueError(f"{func}: split_every must be an integer >= 2, got {split_every!r}")
+    split_every = check.integer(func, "split_every", split_every, low=2)
     model_params = model.params if params is None else params
     host = _host_params(model, params)
     xp = _compat.array_namespace(func, **{k: v for k, v in model_params.items()})

@@ -31,11 +31,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ._compat import array_namespace, device, is_floating
+from ._types import Array
 
 __all__ = ["UPDATE_RULES", "adam", "get_update_rule", "init_config", "rmsprop", "sgd",
            "sgd_momentum"]
 
-Array = Any
 Config = dict[str, Any]
 UpdateRule = Callable[[Array, Array, "Config | None"], tuple[Array, Config]]
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from . import _validate as check
 from . import layers as L
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "weight_grid",
 ]
 
-Array = Any
 
 #: name -> (forward, backward) of the activations :func:`activation_curves` draws.
 ACTIVATIONS = {
@@ -240,8 +240,7 @@ def activation_curves(
     xp = _compat.get_namespace(backend)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"{func}: need finite lo < hi, got lo={lo!r}, hi={hi!r}")
-    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
-        raise ValueError(f"{func}: num must be an integer >= 2, got {num!r}")
+    num = check.integer(func, "num", num, low=2)
     x = np.linspace(lo, hi, num)
     dtype = xp.float64 if _compat.supports_float64(xp) else xp.float32
     xa = _compat.from_numpy(x, xp, dtype=dtype)

@@ -60,12 +60,12 @@ from . import _compat, optim
 from . import _validate as check
 from ._placement import Placement
 from ._solver_data import DataSource
+from ._types import Array
 from .checkpoint import save_checkpoint
 from .train_step import TrainState, init_train_state
 
 __all__ = ["Solver"]
 
-Array = Any
 
 _OPTIONS: dict[str, Any] = {
     "update_rule": "sgd",

@@ -48,10 +48,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _compat, optim
+from ._types import Array
 
 __all__ = ["TrainState", "init_train_state", "make_train_step"]
 
-Array = Any
 Step = Callable[["TrainState", Array, Array], tuple[Array, "TrainState"]]
 
 

@@ -15,18 +15,18 @@ its one hook, ``_forward(X, params, mode, state, seed) -> (scores, backward)``, 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _compat
+from . import _validate as check
 from . import layers as L
-from .models import _Model, _non_negative, _positive_int
+from ._types import Array
+from .models import _Model
 
 __all__ = ["VisionTransformer"]
 
-Array = Any
 #: Standard deviation of the initial position embeddings: 1, the scale of the patch
 #: embeddings they are added to (unit-variance entries for unit-variance pixels under the
 #: 1/sqrt(fan_in) weights), so that where a patch sits counts from the first step.  ViT's
@@ -116,26 +116,22 @@ class VisionTransformer(_Model):
         device: Any = None,
     ) -> None:
         func = "VisionTransformer"
-        if isinstance(input_dim, (str, bytes)) or not isinstance(input_dim, Sequence) or len(
-                input_dim) != 3:
-            raise ValueError(f"{func}: input_dim must be a tuple (C, H, W), got {input_dim!r}")
-        c, h, w = (_positive_int(func, f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
-        p = _positive_int(func, "patch_size", patch_size)
+        c, h, w = check.image_shape(func, input_dim)
+        p = check.positive_int(func, "patch_size", patch_size)
         if h % p or w % p:
             msg = f"{func}: patch_size must divide H = {h} and W = {w}, got {p}"
             raise ValueError(msg)
-        d = _positive_int(func, "embed_dim", embed_dim)
-        self.depth = _positive_int(func, "depth", depth)
-        if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)):
-            raise TypeError(f"{func}: num_heads must be an int, got {num_heads!r}")
-        heads = _positive_int(func, "num_heads", num_heads)
+        d = check.positive_int(func, "embed_dim", embed_dim)
+        self.depth = check.positive_int(func, "depth", depth)
+        heads = check.integer_type(func, "num_heads", num_heads)  # TypeError for 2.0
+        heads = check.positive_int(func, "num_heads", heads)
         if d % heads:
             raise ValueError(f"{func}: num_heads must divide embed_dim = {d}, got {heads}")
-        ratio = _non_negative(func, "mlp_ratio", mlp_ratio)
+        ratio = check.non_negative(func, "mlp_ratio", mlp_ratio)
         hidden = int(ratio * d)
         if hidden < 1:
             raise ValueError(f"{func}: mlp_ratio * embed_dim must be at least 1, got {ratio * d}")
-        classes = _positive_int(func, "num_classes", num_classes)
+        classes = check.positive_int(func, "num_classes", num_classes)
         self.input_shape = (c, h, w)
         self.patch_param = {"patch_size": p}
         self.attn_param = {"num_heads": heads}
@@ -181,11 +177,7 @@ class VisionTransformer(_Model):
     # -- forward and backward ----------------------------------------------------------
 
     def _check_X(self, X: Array) -> None:
-        if getattr(X, "ndim", None) != 4 or tuple(X.shape[1:]) != self.input_shape:
-            c, h, w = self.input_shape
-            msg = (f"VisionTransformer.loss: X must have shape (N, {c}, {h}, {w}) "
-                   f"(images N, C, H, W), got {tuple(getattr(X, 'shape', ()))}")
-            raise ValueError(msg)
+        check.images("VisionTransformer.loss", X, self.input_shape)
 
     def _block(self, z: Array, p: dict[str, Array], i: int) -> tuple[Array, tuple[Any, ...]]:
         a, c1 = L.layernorm_forward(z, p[f"gamma_attn{i}"], p[f"beta_attn{i}"], {})

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
-
-Array = Any
+from .._types import Array
 
 
 def cast_like(func: str, x: Array, *params: Array) -> tuple[Array, ...]:

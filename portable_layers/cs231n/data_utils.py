@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _validate as check
 from ..data import load_cifar10
 
 __all__ = ["get_CIFAR10_data", "load_CIFAR10"]
@@ -70,8 +71,7 @@ def get_CIFAR10_data(
     X_train, y_train, X_test, y_test = load_cifar10(root)
     for name, value in (("num_training", num_training), ("num_validation", num_validation),
                         ("num_test", num_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"get_CIFAR10_data: {name} must be a non-negative int, got {value!r}")
+        check.integer("get_CIFAR10_data", name, value, want="a non-negative int")
     if num_training + num_validation > X_train.shape[0] or num_test > X_test.shape[0]:
         msg = (f"get_CIFAR10_data: asked for {num_training} + {num_validation} training and "
                f"{num_test} test images; {root} has {X_train.shape[0]} and {X_test.shape[0]}")

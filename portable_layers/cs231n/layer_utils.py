@@ -14,6 +14,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from .. import layers as L
+from .._types import Array
 from ._util import cast_like
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "conv_relu_pool_forward",
 ]
 
-Array = Any
 
 affine_relu_backward = L.affine_relu_backward
 conv_relu_backward = L.conv_relu_backward

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _compat
 from .. import layers as L
+from .._types import Array
 from ._util import cast_like
 
 __all__ = [
@@ -56,7 +57,6 @@ __all__ = [
     "svm_loss",
 ]
 
-Array = Any
 
 relu_forward = L.relu_forward
 relu_backward = L.relu_backward

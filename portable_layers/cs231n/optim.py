@@ -22,10 +22,10 @@ from typing import Any
 
 from .. import _compat
 from .. import optim as _optim
+from .._types import Array
 
 __all__ = ["adam", "rmsprop", "sgd", "sgd_momentum"]
 
-Array = Any
 Config = dict[str, Any]
 
 

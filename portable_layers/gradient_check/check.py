@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from .. import _validate as check
 from .._compat import device, float64_context, from_numpy, to_numpy
 from .differences import _is_float, _replace, partial
 from .oracles import ORACLE_FUNCTIONS, ORACLES, default_oracles, promote, require
@@ -219,8 +220,7 @@ def _choose(func: str, oracles: Sequence[str] | None, mode: str,
     """The oracles to run and notes on those left out; errors for bad options."""
     if mode not in MODES:
         raise ValueError(f"{func}: unknown mode {mode!r}; choose from {MODES}")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"{func}: samples must be a positive integer, got {samples!r}")
+    check.positive_int(func, "samples", samples)
     if oracles is None:
         return default_oracles()
     if isinstance(oracles, str):

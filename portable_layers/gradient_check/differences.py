@@ -30,7 +30,9 @@ import array_api_compat
 import numpy as np
 
 from .. import _compat
+from .. import _validate as check
 from .._compat import device, from_numpy, to_numpy
+from .._types import Array
 
 __all__ = [
     "central_difference",
@@ -39,8 +41,6 @@ __all__ = [
     "grad_check_sparse",
     "numerical_vjp",
 ]
-
-Array = Any
 
 
 def central_difference(value_at: Callable[[float], Any], h: float) -> Any:
@@ -304,8 +304,7 @@ def grad_check_sparse(
         msg = (f"{func}: analytic_grad must have x's shape {tuple(x.shape)}, "
                f"got {analytic.shape}")
         raise ValueError(msg)
-    if isinstance(num_checks, bool) or not isinstance(num_checks, int) or num_checks < 0:
-        raise ValueError(f"{func}: num_checks must be a non-negative integer, got {num_checks!r}")
+    num_checks = check.integer(func, "num_checks", num_checks, want="a non-negative integer")
     if math.prod(analytic.shape) == 0:
         raise ValueError(f"{func}: x is empty (shape {tuple(x.shape)})")
     draw = random.randrange if seed is None else random.Random(seed).randrange

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _compat
 from .._compat import device, float64_context, from_numpy, to_numpy
+from .._types import Array
 from .differences import _is_float, numerical_vjp
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "torch_vjp",
 ]
 
-Array = Any
 HostGrads = tuple[np.ndarray | None, ...]
 
 

@@ -30,9 +30,7 @@ from typing import Any, NamedTuple
 
 from .. import _validate as check
 from .._compat import array_namespace, device, is_concrete, isdtype
-from .conv import _params
-
-Array = Any
+from .._types import Array
 
 __all__ = [
     "AttentionCache",
@@ -128,11 +126,8 @@ def temporal_affine_backward(
 
 
 def _patch_size(func: str, patch_param: Any, h: int, w: int) -> int:
-    params = _params(func, "patch_param", patch_param)
-    p = params.get("patch_size")
-    if isinstance(p, bool) or not isinstance(p, int):
-        msg = f"{func}: patch_param['patch_size'] must be an int, got {p!r}"
-        raise TypeError(msg)
+    params = check.mapping(func, "patch_param", patch_param)
+    p = check.integer_type(func, "patch_param['patch_size']", params.get("patch_size"))
     if p < 1 or h % p or w % p:
         msg = (f"{func}: patch_param['patch_size'] must be a positive integer dividing "
                f"H = {h} and W = {w}, got {p}")
@@ -235,9 +230,7 @@ class AttentionCache(NamedTuple):
 
 
 def _num_heads(func: str, params: Mapping[str, Any], d: int) -> int:
-    h = params.get("num_heads")
-    if isinstance(h, bool) or not isinstance(h, int):
-        raise TypeError(f"{func}: attn_param['num_heads'] must be an int, got {h!r}")
+    h = check.integer_type(func, "attn_param['num_heads']", params.get("num_heads"))
     if h < 1 or d % h:
         msg = f"{func}: attn_param['num_heads'] must be a positive divisor of D = {d}, got {h}"
         raise ValueError(msg)
@@ -340,7 +333,7 @@ def multihead_attention_forward(
     check.shape(func, "b_qkv", b_qkv, (3 * d,), hint=f"(3D,) = ({3 * d},) to match x")
     check.shape(func, "w_out", w_out, (d, d), hint=f"(D, D) = ({d}, {d}) to match x")
     check.shape(func, "b_out", b_out, (d,), hint=f"(D,) = ({d},) to match x")
-    params = _params(func, "attn_param", attn_param)
+    params = check.mapping(func, "attn_param", attn_param)
     h = _num_heads(func, params, d)
     mask = _mask(func, xp, params, x)
     scale = 1.0 / math.sqrt(d // h)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._types import Array
 from .activations import relu_backward, relu_forward
 from .conv import conv_backward, conv_forward
 from .dense import AffineCache, affine_backward, affine_forward
@@ -15,8 +16,6 @@ from .normalization import (
     layernorm_forward,
 )
 from .pooling import max_pool_backward, max_pool_forward
-
-Array = Any
 
 
 def affine_relu_forward(x: Array, w: Array, b: Array) -> tuple[Array, tuple[AffineCache, Array]]:

@@ -23,32 +23,14 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
+from .._types import Array
 
-Array = Any
 ConvCache = tuple[Array, Array, Array, dict[str, int]]
 
 
 # ---------------------------------------------------------------------------
 # Shared helpers (also used by pooling)
 # ---------------------------------------------------------------------------
-
-
-def _params(func: str, name: str, params: Any) -> Mapping[str, Any]:
-    if not isinstance(params, Mapping):
-        msg = f"{func}: {name} must be a dict, got {type(params).__name__}"
-        raise TypeError(msg)
-    return params
-
-
-def _int_param(func: str, name: str, params: Mapping[str, Any], key: str, low: int) -> int:
-    """``params[key]`` as an int ``>= low``; ValueError naming ``name[key]`` otherwise."""
-    if key not in params:
-        raise ValueError(f"{func}: {name} must have the key {key!r}, got keys {sorted(params)}")
-    value = params[key]
-    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ValueError(f"{func}: {name}[{key!r}] must be {kind}, got {value!r}")
-    return int(value)
 
 
 def _windows(xp: Any, x: Array, hh: int, ww: int, stride: int, ho: int, wo: int) -> Array:
@@ -131,9 +113,9 @@ def _conv_setup(func: str, x: Array, w: Array, b: Array, conv_param: Any) -> tup
     f, _, hh, ww = w.shape
     check.shape(func, "w", w, (f, c, hh, ww), hint=f"(F, C, HH, WW) with C = {c} channels of x")
     check.shape(func, "b", b, (f,), hint=f"(F,) = ({f},) to match w")
-    params = _params(func, "conv_param", conv_param)
-    stride = _int_param(func, "conv_param", params, "stride", 1)
-    pad = _int_param(func, "conv_param", params, "pad", 0)
+    params = check.mapping(func, "conv_param", conv_param)
+    stride = check.integer_item(func, "conv_param", params, "stride", 1)
+    pad = check.integer_item(func, "conv_param", params, "pad", 0)
     hp, wp = h + 2 * pad, wd + 2 * pad
     ho = _out_size(func, "kernel height HH =", hp, hh, stride)
     wo = _out_size(func, "kernel width WW =", wp, ww, stride)

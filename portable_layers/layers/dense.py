@@ -7,8 +7,7 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, is_array_api_obj
-
-Array = Any
+from .._types import Array
 
 
 class AffineCache(tuple):

@@ -30,10 +30,8 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, bernoulli, device, is_concrete
-from .conv import _params
-from .normalization import _mode, _number
+from .._types import Array
 
-Array = Any
 DropoutCache = tuple[dict[str, Any], Array | None]
 
 
@@ -95,11 +93,11 @@ def dropout_forward(x: Array, dropout_param: Mapping[str, Any]) -> tuple[Array, 
     func = "dropout_forward"
     xp = array_namespace(func, x=x)
     check.floating(func, "x", x, xp)
-    params = _params(func, "dropout_param", dropout_param)
+    params = check.mapping(func, "dropout_param", dropout_param)
     if "p" not in params:
         raise ValueError(f"{func}: dropout_param must have the key 'p', got keys {sorted(params)}")
-    p = _number(func, "dropout_param", params, "p", 1.0, 0.0, 1.0)
-    mode = _mode(func, "dropout_param", params)
+    p = check.number_item(func, "dropout_param", params, "p", 1.0, low=0.0, high=1.0)
+    mode = check.mode(func, "dropout_param", params)
     if mode == "test":
         return x, (dict(params), None)
     seed = _seed(func, x, xp, params.get("seed"))

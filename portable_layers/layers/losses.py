@@ -16,8 +16,7 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
-
-Array = Any
+from .._types import Array
 
 
 def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:

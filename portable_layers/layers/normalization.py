@@ -22,12 +22,10 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
-from .conv import _params
+from .._types import Array
 
-Array = Any
 NormCache = tuple[Any, ...]
 
-_MODES = ("train", "test")
 
 
 # ---------------------------------------------------------------------------
@@ -49,29 +47,6 @@ def _standardize_backward(xp: Any, dxhat: Array, xhat: Array, inv_std: Array, ax
     mean_d = xp.mean(dxhat, axis=axis, keepdims=True)
     mean_dx = xp.mean(dxhat * xhat, axis=axis, keepdims=True)
     return inv_std * (dxhat - mean_d - xhat * mean_dx)
-
-
-def _number(func: str, name: str, params: Mapping[str, Any], key: str, default: float,
-            low: float, high: float | None = None, closed: bool = False) -> float:
-    """``params.get(key, default)`` as a float above ``low`` (at least, if ``closed``),
-    and at most ``high``."""
-    value = params.get(key, default)
-    ok = not isinstance(value, bool) and isinstance(value, (int, float))
-    if ok:
-        ok = (value >= low if closed else value > low) and (high is None or value <= high)
-    if not ok:
-        want = "a positive number" if high is None else (
-            f"a number in {'[' if closed else '('}{low:g}, {high:g}]"
-        )
-        raise ValueError(f"{func}: {name}[{key!r}] must be {want}, got {value!r}")
-    return float(value)
-
-
-def _mode(func: str, name: str, params: Mapping[str, Any]) -> str:
-    mode = params.get("mode")
-    if mode not in _MODES:
-        raise ValueError(f"{func}: {name}['mode'] must be 'train' or 'test', got {mode!r}")
-    return mode
 
 
 def _affine_setup(func: str, x: Array, gamma: Array, beta: Array, ndim: int | str,
@@ -155,10 +130,11 @@ def batchnorm_forward(
 def _batchnorm(func: str, xp: Any, x: Array, gamma: Array, beta: Array,
                bn_param: MutableMapping[str, Any]) -> tuple[Array, NormCache]:
     """:func:`batchnorm_forward` on validated arrays (x (N, D)); errors name ``func``."""
-    params = _params(func, "bn_param", bn_param)
-    mode = _mode(func, "bn_param", params)
-    eps = _number(func, "bn_param", params, "eps", 1e-5, 0.0)
-    momentum = _number(func, "bn_param", params, "momentum", 0.9, 0.0, 1.0, closed=True)
+    params = check.mapping(func, "bn_param", bn_param)
+    mode = check.mode(func, "bn_param", params)
+    eps = check.number_item(func, "bn_param", params, "eps", 1e-5)
+    momentum = check.number_item(func, "bn_param", params, "momentum", 0.9, high=1.0,
+                                 closed=True)
     running_mean = _running(func, xp, params, "running_mean", x)
     running_var = _running(func, xp, params, "running_var", x)
     d = x.shape[1]
@@ -311,7 +287,8 @@ def layernorm_forward(
     func = "layernorm_forward"
     d = x.shape[-1] if getattr(x, "ndim", 0) >= 2 else "D"
     xp = _affine_setup(func, x, gamma, beta, ">=2", (d,), f"(D,) = ({d},) to match x")
-    eps = _number(func, "ln_param", _params(func, "ln_param", ln_param), "eps", 1e-5, 0.0)
+    eps = check.number_item(func, "ln_param", check.mapping(func, "ln_param", ln_param), "eps",
+                            1e-5)
     xhat, _, _, inv_std = _standardize(xp, x, -1, eps)
     return gamma * xhat + beta, (xhat, gamma, inv_std)
 
@@ -381,10 +358,12 @@ def spatial_groupnorm_forward(
     func = "spatial_groupnorm_forward"
     c = x.shape[1] if getattr(x, "ndim", 0) == 4 else "C"
     xp = _affine_setup(func, x, gamma, beta, 4, (1, c, 1, 1), f"(1, C, 1, 1) = (1, {c}, 1, 1)")
-    if isinstance(G, bool) or not hasattr(G, "__index__") or int(G) < 1 or c % int(G):
-        raise ValueError(f"{func}: G must be a positive integer dividing C = {c}, got {G!r}")
-    groups = int(G)
-    eps = _number(func, "gn_param", _params(func, "gn_param", gn_param), "eps", 1e-5, 0.0)
+    want = f"a positive integer dividing C = {c}"
+    groups = check.integer(func, "G", G, low=1, want=want)
+    if c % groups:
+        raise ValueError(f"{func}: G must be {want}, got {G!r}")
+    eps = check.number_item(func, "gn_param", check.mapping(func, "gn_param", gn_param), "eps",
+                            1e-5)
     n, _, h, w = x.shape
     # (N, G, C/G, H, W) rather than (N, G, C/G*H*W): a reshape that only splits C (and
     # later only merges G, C/G) is one Dask supports on batch-chunked arrays

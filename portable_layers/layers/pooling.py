@@ -22,9 +22,9 @@ from typing import Any
 
 from .. import _validate as check
 from .._compat import array_namespace, device
-from .conv import _int_param, _out_size, _params, _scatter_windows, _windows
+from .._types import Array
+from .conv import _out_size, _scatter_windows, _windows
 
-Array = Any
 PoolCache = tuple[Array, dict[str, int]]
 
 
@@ -32,9 +32,9 @@ def _pool_setup(func: str, x: Array, pool_param: Any) -> tuple[Any, dict[str, in
     xp = array_namespace(func, x=x)
     check.floating(func, "x", x, xp)
     check.ndim(func, "x", x, 4)
-    params = _params(func, "pool_param", pool_param)
+    params = check.mapping(func, "pool_param", pool_param)
     param = {
-        key: _int_param(func, "pool_param", params, key, 1)
+        key: check.integer_item(func, "pool_param", params, key, 1)
         for key in ("pool_height", "pool_width", "stride")
     }
     _, _, h, w = x.shape

@@ -8,9 +8,8 @@ import numpy as np
 
 from ... import _compat
 from ... import layers as L
+from ..._types import Array
 from .. import _util
-
-Array = Any
 
 
 class CourseModel:

@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 
 from ... import layers as L
+from ..._types import Array
 from .. import fast_layers as _fast_layers
 from .. import layer_utils as _layer_utils
 from .. import layers as _layers
 from ._base import CourseModel
-
-Array = Any
 
 for _module in (_layers, _fast_layers, _layer_utils):
     globals().update({n: getattr(_module, n) for n in _module.__all__})

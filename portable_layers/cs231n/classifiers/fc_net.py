@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 
 from ... import layers as L
+from ..._types import Array
 from .. import layer_utils as _layer_utils
 from .. import layers as _layers
 from ..layers import dropout_forward
 from ._base import CourseModel
-
-Array = Any
 
 globals().update({n: getattr(_layers, n) for n in _layers.__all__})
 globals().update({n: getattr(_layer_utils, n) for n in _layer_utils.__all__})
