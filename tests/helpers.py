@@ -56,3 +56,24 @@ def train_command_val_accuracy(model: str, xp: Any, capsys: Any) -> tuple[float,
     assert training.run(parser.parse_args(args)) == 0
     out = capsys.readouterr().out
     return float(out.split("val accuracy: ")[1].split()[0]), out
+
+
+def check_model_gradients(model: Any, X: Any, y: Any, samples: int,
+                          oracles: tuple[str, ...]) -> Any:
+    """``check_layer`` over ``model.loss(X, y, params=...)`` as a function of all its
+    parameters (sampled mode): the hand-written backward through the whole net against
+    ``oracles``.  Inside the oracles the data follows the parameters' namespace."""
+    from portable_layers.gradient_check import check_layer
+
+    names = list(model.params)
+    X_host, y_host = _compat.to_numpy(X), _compat.to_numpy(y)
+
+    def forward(*ws: Any) -> tuple[Any, tuple[Any, ...]]:
+        ns = _compat.array_namespace("test", w=ws[0])  # the autodiff oracle moves ws to JAX
+        Xs, ys = ns.asarray(X_host, dtype=ws[0].dtype), ns.asarray(y_host)
+        loss, grads = model.loss(Xs, ys, params=dict(zip(names, ws, strict=True)))
+        return loss, tuple(grads[k] for k in names)
+
+    return check_layer(forward, None, tuple(model.params.values()), names=names,
+                       mode="sampled", samples=samples, oracles=oracles)
+

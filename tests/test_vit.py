@@ -7,10 +7,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_array, base_namespace, randn, train_command_val_accuracy
+from helpers import (
+    assert_array,
+    base_namespace,
+    check_model_gradients,
+    randn,
+    train_command_val_accuracy,
+)
 
 from portable_layers import _compat
-from portable_layers.gradient_check import check_layer
 from portable_layers.solver import Solver
 from portable_layers.vit import POS_SCALE, VisionTransformer
 
@@ -63,17 +68,7 @@ def test_gradients_check_layer(xp: Any) -> None:
     """The hand-written backward through the whole net, against both oracles."""
     model = make(xp, reg=0.3)
     X, y = randn(xp, 3, *SHAPE, seed=1), xp.asarray(np.array([0, 2, 1]))
-    names = list(model.params)
-    X_host, y_host = _compat.to_numpy(X), _compat.to_numpy(y)
-
-    def forward(*ws: Any) -> tuple[Any, tuple[Any, ...]]:
-        ns = _compat.array_namespace("test", w=ws[0])  # the autodiff oracle moves ws to JAX
-        Xs, ys = ns.asarray(X_host, dtype=ws[0].dtype), ns.asarray(y_host)
-        loss, grads = model.loss(Xs, ys, params=dict(zip(names, ws, strict=True)))
-        return loss, tuple(grads[k] for k in names)
-
-    result = check_layer(forward, None, tuple(model.params.values()), names=names,
-                         mode="sampled", samples=4, oracles=ORACLES)
+    result = check_model_gradients(model, X, y, 4, ORACLES)
     assert result.ok, str(result)
     assert {c.oracle for c in result.checks} == set(ORACLES)
 
