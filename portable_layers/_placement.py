@@ -75,8 +75,7 @@ class Placement:
         if not self.jax:
             self.step, self._predict = step, predict
             return
-        import jax
-
+        jax = _compat.import_jax("Solver")
         out = {} if mesh is None else {"out_shardings": _compat.jax_replicated(mesh)}
         self.step = _cached(("step", *self._key), lambda: jax.jit(step, **out))
         self._count = _cached(("count", *self._key), lambda: jax.jit(_counter(xp, predict)))
@@ -98,8 +97,7 @@ class Placement:
         if self.mesh is not None:
             return _compat.jax_replicate(state, self.mesh)
         if self.jax:
-            import jax
-
+            jax = _compat.import_jax("Solver")
             return jax.device_put(state, _compat.device(next(iter(state.params.values()))))
         return state
 
@@ -134,8 +132,7 @@ class Placement:
         the losses (one per batch) and the counts ``[[snap train, snap val], [train,
         val]]``: one transfer per epoch.
         """
-        import jax
-
+        jax = _compat.import_jax("Solver")
         # Host index arrays go in as they are: jit moves them to X's device itself,
         # which costs far less than creating device arrays one by one.
         state, snap, losses, counts = self._epoch(
@@ -176,8 +173,8 @@ def _counter(xp: Any, predict: Callable[..., Array]) -> Callable[..., Array]:
 def _epoch(step: Callable[..., Any], count: Callable[..., Array]) -> Callable[..., Any]:
     """One epoch as a ``lax.scan`` of ``step`` over minibatch row indices, then the
     accuracy counts (see :meth:`Placement.epoch`)."""
-    import jax
-    import jax.numpy as jnp
+    jax = _compat.import_jax("Solver")
+    jnp = jax.numpy
 
     def epoch(state: TrainState, X: Array, y: Array, rows: Array, snap_at: Array,
               X_val: Array, y_val: Array, train_rows: Array, val_rows: Array) -> Any:

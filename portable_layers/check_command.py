@@ -13,11 +13,11 @@ import math
 from typing import Any
 
 from . import _compat
+from ._compat import CHECK_BACKENDS
 from .cases import case_names, get_case, run_case
 from .gradient_check import ORACLES, LayerCheck
 from .gradient_check.oracles import REQUIRES, available, default_oracles
 
-CHECK_BACKENDS = ("numpy", "jax", "array_api_strict", "torch")
 COLUMNS = {"numerical": "vs finite diff", "autodiff": "vs autodiff", "torch": "vs torch"}
 
 

@@ -323,3 +323,54 @@ def shard_batch(mesh: Any, *arrays: Array) -> tuple[Array, ...]:
 def replicate(mesh: Any, tree: Any) -> Any:
     """Every array of ``tree`` (e.g. a params dict) copied onto each device of the mesh."""
     return _compat.jax_replicate(tree, mesh)
+
+
+# -- Dask graph helpers (moved here from _compat; dask is imported through
+# _compat.import_dask, only when one of them is called) --------------------------------
+
+
+def dask_rows(func: str, X: Array, y: Array) -> tuple[Any, Any]:
+    """``X`` and ``y`` as Dask arrays chunked along axis 0 only (a sample is never split),
+    ``y`` rechunked to ``X``'s rows."""
+    da = _compat.import_dask(func).array
+    X, y = da.asarray(X), da.asarray(y)
+    if y.shape[0] != X.shape[0]:
+        msg = f"{func}: y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}"
+        raise ValueError(msg)
+    rows = X.chunks[0]
+    return X.rechunk((rows, *(-1 for _ in X.shape[1:]))), y.rechunk((rows,))
+
+
+def dask_row_blocks(func: str, X: Array, y: Array) -> list[tuple[Any, Any]]:
+    """``X`` and ``y`` as a list of ``(X_block, y_block)`` delayed pairs along axis 0
+    (:func:`dask_rows`' chunks); nothing is computed."""
+    X, y = dask_rows(func, X, y)
+    return list(zip(X.to_delayed().reshape(-1), y.to_delayed().reshape(-1), strict=True))
+
+
+def dask_constant_array(value: np.ndarray) -> Any:
+    """The host array ``value`` as a one-chunk Dask array."""
+    return _compat.import_dask("a Dask array").array.from_array(value, chunks=value.shape)
+
+
+def dask_delayed(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``dask.delayed(fn, pure=True)(*args, **kwargs)``."""
+    return _compat.import_dask("a Dask graph").delayed(fn, pure=True)(*args, **kwargs)
+
+
+def dask_constant(value: Any) -> Any:
+    """``value`` as one shared key of a Dask graph (sent to each worker once)."""
+    return _compat.import_dask("a Dask graph").delayed(value, pure=True)
+
+
+def dask_compute(obj: Any) -> Any:
+    """``dask.compute(obj)[0]``: on the current ``distributed.Client`` if there is one."""
+    return _compat.import_dask("a Dask computation").compute(obj)[0]
+
+
+def dask_take_rows(X: Array, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (host integers, in that order) of the Dask array ``X``, computed;
+    only the chunks holding those rows are read."""
+    order = np.argsort(idx, kind="stable")
+    rows = np.asarray(X[np.asarray(idx)[order]].compute())
+    return rows[np.argsort(order)]  # the inverse permutation: back to idx's order

@@ -117,8 +117,7 @@ def init_train_state(model: Any, update_rule: Any = "sgd",
     seed = int(seed)
     step: Any = 0
     if jax:  # built on the host, moved in one transfer (one array at a time costs ~10x)
-        import jax as jax_
-
+        jax_ = _compat.import_jax("init_train_state")
         opt, step, seed = jax_.device_put((opt, np.int32(0), np.int32(seed)),
                                           _compat.device(first))
     return TrainState(dict(params), dict(getattr(model, "state", {}) or {}), opt, step, seed)

@@ -81,9 +81,7 @@ def _writable(x: Array) -> bool:
 def _no_autograd(x: Array) -> Iterator[None]:
     """torch forbids writing into a leaf that requires grad outside ``no_grad``."""
     if array_api_compat.is_torch_array(x):
-        import torch
-
-        with torch.no_grad():
+        with _compat.import_torch("a PyTorch leaf").no_grad():
             yield
     else:
         yield
@@ -437,7 +435,7 @@ def _jax_batched_differences(f: Callable[[Array], Array], x: Array, dout: Any, h
     flat: the benchmarks time a sample of a large gradient with it.
     """
     jax = _compat.import_jax("numerical_vjp(vectorized=True)")
-    import jax.numpy as jnp
+    jnp = jax.numpy
 
     size, shape = math.prod(x.shape), tuple(x.shape)
     flat = jnp.reshape(x, (size,))
