@@ -44,9 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _backends(value: str) -> list[str]:
     """``--backend`` values: one name or a comma-separated list of names."""
     names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in CHECK_BACKENDS]
+    unknown = [n for n in names if n not in CHECK_BACKENDS
+               and (n in _compat.REGISTRY or _compat.namespace_problem(n))]
     if unknown or not names:
-        msg = (f"invalid choice: {value!r} (choose from {', '.join(CHECK_BACKENDS)})")
+        msg = (f"invalid choice: {value!r} (choose from {', '.join(CHECK_BACKENDS)}, or an "
+               "importable dotted path to an array namespace such as marray.numpy)")
         raise argparse.ArgumentTypeError(msg)
     return names
 
@@ -56,7 +58,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[str], str, list[str
     installed = _compat.installed_backends()
     chosen = [b for group in args.backend or [] for b in group]
     backends = list(dict.fromkeys(chosen)) or [b for b in CHECK_BACKENDS if b in installed]
-    missing = [b for b in backends if b not in installed]
+    missing = [b for b in backends if b in CHECK_BACKENDS and b not in installed]
     if missing:
         raise SystemExit(f"check: backend(s) not installed: {', '.join(missing)}")
     if args.oracle:

@@ -45,6 +45,7 @@ __all__ = [
     "is_integral",
     "isdtype",
     "library_name",
+    "namespace_problem",
     "require_revision",
     "same_float_dtype",
     "supports_float64",
@@ -204,6 +205,16 @@ def get_namespace(backend: str | Namespace) -> Namespace:
         raise TypeError(msg)
     require_revision("get_namespace", ns)
     return ns
+
+
+def namespace_problem(name: str) -> str | None:
+    """Why the backend name ``name`` does not give an array namespace, or None if it does
+    (for the commands, which report it as a usage error)."""
+    try:
+        get_namespace(name)
+    except (ImportError, TypeError, ValueError) as e:
+        return str(e)
+    return None
 
 
 def _short_namespace(backend: str) -> Namespace:
