@@ -157,7 +157,7 @@ class Placement:
             stop = min(start + batch_size, n)  # out-of-bounds stops are unspecified
             scores = self._predict(state.params, state.model_state, X[start:stop, ...])
             hits = xp.argmax(scores, axis=1) == y[start:stop]
-            correct += float(xp.sum(xp.astype(hits, xp.float32)))
+            correct += _compat.to_float(xp.sum(xp.astype(hits, xp.float32)))
         return correct
 
 

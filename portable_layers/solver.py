@@ -384,7 +384,7 @@ class Solver:
         for i, batch in enumerate(idx):
             X, y = place.put_batch(rows(self.X_train, batch), rows(self.y_train, batch))
             loss, state = place.step(self._state, X, y)
-            self._record([float(loss)], first_it + i, total, bar)
+            self._record([_compat.to_float(loss)], first_it + i, total, bar)
             self._state = state
             if first_it + i == 0 and len(idx) > 1:  # CS231n checks after iteration 0 too
                 self._check(bar.write, state)

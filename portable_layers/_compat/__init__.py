@@ -50,7 +50,7 @@ from .backends import (
     is_installed,
     require_module,
 )
-from .host import ELEMENT_LIMIT, from_numpy, to_numpy
+from .host import ELEMENT_LIMIT, from_numpy, to_float, to_numpy
 from .mesh import jax_mesh, jax_replicate, jax_replicated, jax_shard_rows
 from .namespace import (
     MIN_API_VERSION,
@@ -125,6 +125,7 @@ __all__ = [
     "require_revision",
     "same_float_dtype",
     "supports_float64",
+    "to_float",
     "to_numpy",
     "x64_enabled",
 ]

@@ -35,7 +35,7 @@ from .._types import Array, Namespace
 from .backends import import_dask, import_jax
 from .namespace import dtype_name, library_name
 
-__all__ = ["ELEMENT_LIMIT", "from_numpy", "to_numpy"]
+__all__ = ["ELEMENT_LIMIT", "from_numpy", "to_float", "to_numpy"]
 
 #: The most entries :func:`to_numpy` reads one by one from an array that neither exports
 #: DLPack nor converts with ``__array__``.
@@ -61,6 +61,18 @@ def to_numpy(x: Array) -> np.ndarray:
         if is_numpy_array(x):
             return np.asarray(x)
     return _through_the_standard(x)
+
+
+def to_float(x: Any) -> float:
+    """``float(x)`` for a number or a one-element array of any library; an array that
+    refuses (a lazy one: the standard lets ``__float__`` raise there) goes through
+    :func:`to_numpy`."""
+    try:
+        return float(x)
+    except (TypeError, ValueError, RuntimeError):
+        if not is_array_api_obj(x):
+            raise
+    return float(to_numpy(x).reshape(()))
 
 
 def _through_the_standard(x: Array) -> np.ndarray:

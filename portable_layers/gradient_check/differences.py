@@ -149,7 +149,7 @@ class _Mover:
 
 def _scalar(func: str, value: Any) -> float:
     try:
-        return float(value)
+        return _compat.to_float(value)
     except (TypeError, ValueError):
         msg = f"{func}: f must return a scalar, got {type(value).__name__}"
         raise TypeError(msg) from None
@@ -241,7 +241,7 @@ def eval_numerical_gradient_array(
         if _compat.is_array_api_obj(df) and tuple(df.shape) != tuple(slope.shape):
             msg = f"{func}: df must have f(x)'s shape {tuple(slope.shape)}, got {tuple(df.shape)}"
             raise ValueError(msg)
-        grad[ix] = float(rxp.sum(slope * df))
+        grad[ix] = _compat.to_float(rxp.sum(slope * df))
     mover.warn_if_ignored(2 * grad.size)
     return mover.result(grad)
 
