@@ -25,6 +25,7 @@ nox.options.sessions = [
     "tests-torch",
     "tests-nojax",
     "tests-dask",
+    "tests-foreign",
     "lint",
     "typecheck",
     "bench-smoke",
@@ -94,6 +95,21 @@ def tests_nojax(session: nox.Session) -> None:
     _run_tests(session, "numpy,numpy_readonly,array_api_strict", None)
     session.run("python", "-m", "portable_layers", "check", "--backend", "numpy",
                 "--backend", "array_api_strict")
+
+
+@nox.session(name="tests-foreign")
+def tests_foreign(session: nox.Session) -> None:
+    """Libraries no other session names: marray's masked arrays, array_api_strict at
+    revision 2023.12 and without data-dependent shapes or boolean indexing, and
+    tests/opaque_arrays.py's arrays that export no DLPack (one library eager, one lazy)."""
+    session.install(f".[{COMMON},jax]")
+    env = {"PORTABLE_LAYERS_BACKENDS": "marray.numpy,array_api_strict_2023,"
+           "array_api_strict_nodds,opaque_arrays.eager,opaque_arrays.lazy"}
+    session.run("python", "-m", "pytest", "tests/test_foreign.py", "tests/test_compat.py",
+                *session.posargs, env=env)
+    session.run("python", "-m", "portable_layers", "check", "--backend", "marray.numpy")
+    session.run("python", "-m", "portable_layers", "check", "--backend", "opaque_arrays.lazy",
+                "--fast", env={"PYTHONPATH": "tests"})
 
 
 @nox.session(name="tests-dask")

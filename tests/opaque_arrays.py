@@ -142,10 +142,12 @@ class Namespace:
 
     def __init__(self, name: str, lazy: bool) -> None:
         self.__name__, self.lazy = name, lazy
+        # an array type of its own, as a real library has (lookups go by type)
+        self.Array = type("OpaqueArray", (OpaqueArray,), {"__slots__": ()})
 
     def wrap(self, out: Any) -> Any:
-        if isinstance(out, np.ndarray) or isinstance(out, np.generic) and out.shape == ():
-            return OpaqueArray(out, self)
+        if isinstance(out, (np.ndarray, np.generic)):
+            return self.Array(out, self)
         if isinstance(out, tuple):
             return tuple(self.wrap(o) for o in out)
         if isinstance(out, list):
@@ -153,7 +155,7 @@ class Namespace:
         return out
 
     def asarray(self, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None) -> Any:
-        return OpaqueArray(np.array(unwrap(obj), dtype=dtype, copy=bool(copy) or None), self)
+        return self.Array(np.array(unwrap(obj), dtype=dtype, copy=bool(copy) or None), self)
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(_np, name)

@@ -89,3 +89,133 @@ def test_affine_backward_names_a_malformed_cache(xp: Any, cache: Any, fragment: 
     text = str(info.value)
     assert text.startswith("affine_backward: cache must"), text
     assert fragment in text, text
+
+
+# -- host transfer through the standard ----------------------------------------------------
+
+
+def test_to_numpy_reads_arrays_that_refuse_dlpack() -> None:
+    """No DLPack, no numeric ``__array__`` (NumPy would make a 0-d object array): the
+    entries come out by float(), never as an object array."""
+    import opaque_arrays
+
+    host = np.arange(6.0).reshape(2, 3) - 2.5
+    for ns in (opaque_arrays.eager, opaque_arrays.lazy):
+        a = ns.asarray(host)
+        assert np.asarray(a).dtype == object  # what the old fallback returned
+        got = _compat.to_numpy(a)
+        assert type(got) is np.ndarray and got.dtype == np.float64
+        np.testing.assert_array_equal(got, host)
+        labels = _compat.to_numpy(ns.asarray(np.array([2, 0, 1])))
+        assert labels.dtype == np.int64 and labels.tolist() == [2, 0, 1]
+        assert _compat.to_float(ns.sum(a)) == float(host.sum())
+    scalar = _compat.to_numpy(opaque_arrays.eager.asarray(1.5))
+    assert scalar.shape == () and scalar == 1.5
+
+
+def test_to_numpy_names_the_library_and_what_it_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import opaque_arrays
+
+    from portable_layers._compat import host
+
+    monkeypatch.setattr(host, "ELEMENT_LIMIT", 4)
+    with pytest.raises(TypeError) as info:
+        _compat.to_numpy(opaque_arrays.eager.asarray(np.ones((2, 3))))
+    text = str(info.value)
+    assert text.startswith("to_numpy: cannot bring a opaque_arrays.eager array"), text
+    assert "DLPack export (BufferError" in text and "no numeric __array__" in text, text
+    assert "6 entries are more than the 4" in text, text
+
+
+def test_to_numpy_uses_dlpack_for_a_library_it_does_not_know() -> None:
+    marray = pytest.importorskip("marray")  # in the test extra; masked arrays over NumPy
+    a = marray.numpy.asarray(np.arange(4.0))
+    got = _compat.to_numpy(a)
+    assert got.dtype == np.float64 and got.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+# -- open names and the minimum revision ---------------------------------------------------
+
+
+def test_a_dotted_path_names_a_namespace() -> None:
+    marray = pytest.importorskip("marray")
+    ns = _compat.get_namespace("marray.numpy")  # made by marray's module __getattr__
+    assert ns.__name__ == "marray.numpy" and ns is _compat.get_namespace("marray.numpy")
+    assert _compat.backend_name(marray.numpy) == "marray.numpy"
+    assert _compat.backend_name(ns) == "marray.numpy"
+    assert _compat.get_namespace(_compat.backend_name(ns)) is ns
+    model = pl.TwoLayerPerceptron(4, 3, 2, xp="marray.numpy", seed=0)
+    assert model.xp is ns and _compat.library_name(model.params["W1"]) == "marray.numpy"
+    assert model.signature() == pl.TwoLayerPerceptron(4, 3, 2, xp=ns, seed=1).signature()
+
+
+@pytest.mark.parametrize("name,error,fragment", [
+    ("numpy.linalg", TypeError, "'numpy.linalg' resolves to 'numpy.linalg', which is not an "
+                                "array namespace"),
+    ("no_such_library.numpy", ValueError, "unknown backend 'no_such_library.numpy'"),
+    ("numpy.no_such_thing", ValueError, "'numpy' has no attribute 'no_such_thing'"),
+    ("numpy_readonly", ValueError, "names a test backend of the pytest plugin"),
+    ("not a name", ValueError, "unknown backend 'not a name'"),
+])
+def test_a_name_that_is_no_namespace_is_named(name: str, error: type, fragment: str) -> None:
+    with pytest.raises(error) as info:
+        _compat.get_namespace(name)
+    assert str(info.value).startswith("get_namespace: ") and fragment in str(info.value)
+
+
+def test_a_non_namespace_object_is_refused() -> None:
+    with pytest.raises(TypeError, match="get_namespace: a int is not an array namespace"):
+        _compat.get_namespace(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="backend_name: a dict is not an array namespace"):
+        _compat.backend_name({})
+
+
+def test_an_older_revision_is_refused_at_the_boundary() -> None:
+    """ReLU and the losses need ``maximum`` (2023.12): an older namespace gets a clear
+    error naming the function, not a failure deep inside."""
+    strict = pytest.importorskip("array_api_strict")
+    with strict.ArrayAPIStrictFlags(api_version="2022.12"):
+        _compat.forget_namespaces()
+        try:
+            with pytest.raises(TypeError) as info:
+                pl.relu_forward(strict.asarray([1.0, -1.0]))
+            assert str(info.value) == (
+                "relu_forward: array_api_strict implements revision 2022.12 of the Array "
+                "API standard; portable_layers needs 2023.12 or later")
+            with pytest.raises(TypeError, match=r"get_namespace: array_api_strict implements "
+                                                r"revision 2022\.12"):
+                pl.TwoLayerPerceptron(4, 3, 2, xp="array_api_strict")
+        finally:
+            _compat.forget_namespaces()
+    out, _ = pl.relu_forward(strict.asarray([1.0, -1.0]))  # 2023.12 and later: fine
+    assert _compat.to_numpy(out).tolist() == [1.0, 0.0]
+
+
+# -- one registry, one place that imports particular libraries -----------------------------
+
+
+def test_one_registry_of_backend_names() -> None:
+    from portable_layers import check_command, pytest_plugin
+
+    assert check_command.CHECK_BACKENDS is _compat.CHECK_BACKENDS
+    assert pytest_plugin.ALL_BACKENDS is _compat.TEST_BACKENDS
+    assert set(_compat.BACKENDS) <= set(_compat.REGISTRY)
+    assert _compat.BACKENDS == ("numpy", "jax", "array_api_strict", "torch", "dask")
+
+
+def test_jax_torch_and_dask_are_imported_only_in_compat_and_the_oracles() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(pl.__file__).parent
+    allowed = {root / "gradient_check" / "oracles.py"}
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if root / "_compat" in path.parents or path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(root)}:{node.lineno} {n}" for n in names
+                      if n.split(".")[0] in ("jax", "torch", "dask")]
+    assert not found, found

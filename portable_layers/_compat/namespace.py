@@ -137,14 +137,23 @@ def library_name(x: Array) -> str:
         return f"{type(x).__module__}.{type(x).__qualname__}"
 
 
+_KNOWN = ((is_numpy_namespace, "numpy"), (is_jax_namespace, "jax"), (is_torch_namespace, "torch"),
+          (is_array_api_strict_namespace, "array_api_strict"), (is_dask_namespace, "dask"))
+
+
+def _known_name(obj: Any) -> str | None:
+    """The short name of a namespace array-api-compat knows, else None."""
+    if isinstance(getattr(obj, "__name__", None), str):  # what the predicates read
+        for is_ns, name in _KNOWN:
+            if is_ns(obj):
+                return name
+    return None
+
+
 def is_array_namespace(obj: Any) -> bool:
     """Whether ``obj`` looks like an array namespace: one array-api-compat knows, or an
     object with ``asarray`` and ``__array_api_version__`` (a library's own namespace)."""
-    if isinstance(obj, (str, bytes)) or obj is None:
-        return False
-    known = (is_numpy_namespace, is_jax_namespace, is_torch_namespace,
-             is_array_api_strict_namespace, is_dask_namespace)
-    if any(is_ns(obj) for is_ns in known):
+    if _known_name(obj) is not None:
         return True
     return callable(getattr(obj, "asarray", None)) and hasattr(obj, "__array_api_version__")
 
@@ -153,16 +162,9 @@ def backend_name(xp: Namespace) -> str:
     """A stable name of an array namespace: a short name of :data:`BACKENDS` for the
     libraries we know, else the namespace's module path (``"marray.numpy"``), which
     :func:`get_namespace` resolves back.  TypeError for what is not a namespace."""
-    if is_numpy_namespace(xp):
-        return "numpy"
-    if is_jax_namespace(xp):
-        return "jax"
-    if is_torch_namespace(xp):
-        return "torch"
-    if is_array_api_strict_namespace(xp):
-        return "array_api_strict"
-    if is_dask_namespace(xp):
-        return "dask"
+    known = _known_name(xp)
+    if known is not None:
+        return known
     if not is_array_namespace(xp):
         msg = f"backend_name: {_describe(xp)} is not an array namespace"
         raise TypeError(msg)
@@ -193,18 +195,29 @@ def get_namespace(backend: str | Namespace) -> Namespace:
         require_revision("get_namespace", backend)
         return backend
     if backend in BACKENDS:
-        return _short_namespace(backend)
+        ns = _short_namespace(backend)
+        require_revision("get_namespace", ns)
+        return ns
     if backend in REGISTRY:
         msg = (f"get_namespace: {backend!r} names a test backend of the pytest plugin, not a "
                f"namespace; choose one of {', '.join(BACKENDS)} or a dotted path")
         raise ValueError(msg)
-    ns = _resolve(backend)
+    ns = _RESOLVED.get(backend)
+    if ns is None:
+        ns = _resolve(backend)
     if not is_array_namespace(ns):
         msg = (f"get_namespace: {backend!r} resolves to {_describe(ns)}, which is not an "
                "array namespace (no asarray and __array_api_version__)")
         raise TypeError(msg)
     require_revision("get_namespace", ns)
+    _RESOLVED[backend] = ns
     return ns
+
+
+# Dotted names resolved once: a library may make a new namespace (with its own array
+# type) at each attribute access, as marray's module __getattr__ does, and arrays of two
+# such namespaces cannot meet in one call.
+_RESOLVED: dict[str, Namespace] = {}
 
 
 def namespace_problem(name: str) -> str | None:
