@@ -62,3 +62,84 @@ def test_plugin_rejects_unknown_backends(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--backend", "tensorflow")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*unknown backends [[]'tensorflow'[]]*"])
+
+
+USER_CASES = '''
+from portable_layers.cases import LayerCase
+from portable_layers.pytest_plugin import check_cases
+
+
+def square_forward(x):
+    return x * x, x
+
+
+def square_backward(dout, x):
+    return 2 * x * dout
+
+
+def wrong_backward(dout, x):
+    return 2.02 * x * dout
+
+
+def inputs(rng):
+    return (rng.standard_normal((4, 3)),)
+
+
+CASES = [LayerCase("square", square_forward, square_backward, inputs, ("x",)),
+         LayerCase("wrong_square", square_forward, wrong_backward, inputs, ("x",))]
+
+test_cases = check_cases(CASES, oracles=("numerical",))
+'''
+
+
+def test_check_cases_runs_a_users_table_per_backend(pytester: pytest.Pytester) -> None:
+    """One line checks a user's table on every selected backend; the wrong backward fails
+    by name, with the report, and the right one passes."""
+    pytester.makepyfile(test_cases=USER_CASES)
+    result = pytester.runpytest_subprocess("--backend", "numpy", "--backend",
+                                           "array_api_strict", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*test_cases[[]numpy-square[]] PASSED*",
+                                 "*test_cases[[]array_api_strict-wrong_square[]] FAILED*"])
+    result.stdout.fnmatch_lines(["wrong_square: FAILED", "*dx * vs numerical error * FAIL",
+                                 "*dx[[]*[]] analytic*oracle*"])
+
+
+def test_check_cases_refuses_what_is_not_a_table() -> None:
+    from portable_layers.pytest_plugin import check_cases
+
+    with pytest.raises(TypeError, match="check_cases: cases must be a non-empty sequence of "
+                                        "LayerCase, got \\['tuple'\\]"):
+        check_cases([("square", None)])
+
+
+def test_plugin_takes_a_dotted_path(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("marray")  # in the test extra
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("--backend", "marray.numpy", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*portable_layers backends: marray.numpy*"])
+
+
+def test_plugin_names_a_path_that_is_no_namespace(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("--backend", "numpy.linalg")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*unknown backends [[]'numpy.linalg'[]]*'numpy.linalg' "
+                                 "resolves to 'numpy.linalg', which is not an array namespace*"])
+
+
+@pytest.mark.parametrize("name,flags", [
+    ("array_api_strict_2023", {"api_version": "2023.12"}),
+    ("array_api_strict_nodds", {"data_dependent_shapes": False, "boolean_indexing": False}),
+])
+def test_strict_settings_are_set_inside_and_restored(name: str, flags: dict[str, Any]) -> None:
+    strict = pytest.importorskip("array_api_strict")
+    from portable_layers.pytest_plugin import backend
+
+    before = strict.get_array_api_strict_flags()
+    with backend(name) as ns:
+        assert ns is strict
+        now = strict.get_array_api_strict_flags()
+        assert {k: now[k] for k in flags} == flags != {k: before[k] for k in flags}
+    assert strict.get_array_api_strict_flags() == before
