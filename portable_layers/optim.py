@@ -9,7 +9,9 @@ state.  The config keys and defaults are CS231n's:
 | `sgd` | learning_rate (1e-2) | none |
 | `sgd_momentum` | learning_rate (1e-2), momentum (0.9) | velocity |
 | `rmsprop` | learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8) | cache |
-| `adam` | learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8) | m, v (uncorrected moments), t (step count) |
+| `adam` | learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8) | m, v, t |
+
+Adam's ``m`` and ``v`` are the uncorrected moments, ``t`` the step count.
 
 State arrays start as ``zeros_like(w)``.  The config is checked at every call: the
 learning rate a finite number > 0, ``momentum``, ``decay_rate`` and the betas in
@@ -40,6 +42,7 @@ import numpy as np
 from ._compat import (
     array_namespace,
     device,
+    dtype_name,
     is_array_api_obj,
     is_concrete,
     is_floating,
@@ -347,7 +350,7 @@ def get_update_rule(name: str, *, checked: bool = True, owned: bool = False) -> 
     if checked and not owned:
         return UPDATE_RULES[name]
     rule = functools.partial(_run, name, checked=checked, owned=owned)
-    return functools.update_wrapper(rule, UPDATE_RULES[name])  # type: ignore[return-value]
+    return functools.update_wrapper(rule, UPDATE_RULES[name])
 
 
 def state_keys(name: str) -> tuple[str, ...]:
@@ -496,7 +499,8 @@ def _state_array(name: str, key: str, a: Any, xp: Any, w: Array, same_library: b
             raise TypeError(f"{what} must be an array of w's library ({library_name(w)}), "
                             f"got {library_name(a)}")
     if a.dtype != w.dtype:
-        raise TypeError(f"{what} must have w's dtype {w.dtype}, got {a.dtype}")
+        raise TypeError(f"{what} must have w's dtype {dtype_name(w.dtype)}, got "
+                        f"{dtype_name(a.dtype)}")
     if same_library and is_concrete(a) and is_concrete(w) and device(a) != device(w):
         raise ValueError(f"{what} must be on w's device {device(w)}, got {device(a)}")
 
