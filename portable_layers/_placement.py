@@ -85,11 +85,27 @@ class Placement:
 
     # -- data and state placement ---------------------------------------------------------
 
-    def own(self, params: dict[str, Array]) -> dict[str, Array]:
-        """Parameters the step may write into: copies when it updates in place."""
+    def own(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters (or an optimiser config) the step may write into: copies of the
+        arrays when it updates in place."""
         if not self.in_place:
             return dict(params)
-        return {k: self.xp.asarray(v, copy=True) for k, v in params.items()}
+        return {k: self.xp.asarray(v, copy=True) if _compat.is_array_api_obj(v) else v
+                for k, v in params.items()}
+
+    def config_arrays(self, config: dict[str, Any], w: Array) -> dict[str, Any]:
+        """A full optimiser config for ``w`` with its numbers as 0-d arrays on ``w``'s
+        device (floats in ``w``'s dtype), as :func:`~portable_layers.init_train_state`
+        holds them, so a compiled step sees the same types; arrays owned."""
+        dev = _compat.device(w)
+
+        def number(v: Any) -> Any:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return v
+            dtype = w.dtype if isinstance(v, float) else None
+            return _compat.from_numpy(np.asarray(v), self.xp, dtype=dtype, device=dev)
+
+        return self.own({k: number(v) for k, v in config.items()})
 
     def put_state(self, state: TrainState) -> TrainState:
         """On a mesh: every array of the state replicated on each device.  On one JAX

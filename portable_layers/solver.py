@@ -189,8 +189,9 @@ class Solver:
                    f"{sorted(self._state.params)}, got {configs!r}")
             raise ValueError(msg)
         if self._rule_name is not None:  # checked here, once: the step runs unchecked
-            configs = {k: self._placement.own(optim.init_config(
-                self._rule_name, self._state.params[k], c)) for k, c in configs.items()}
+            params = self._state.params
+            configs = {k: self._placement.config_arrays(optim.init_config(
+                self._rule_name, params[k], c), params[k]) for k, c in configs.items()}
         state = self._state._replace(opt_state=dict(configs))
         self._state = self._placement.put_state(state)
 

@@ -257,3 +257,20 @@ def test_streamed_dask_features_checked_batch_by_batch(xp: Any) -> None:
     with pytest.raises(ValueError, match="Solver: X_train must hold finite values, got NaN "
                                          "or inf in a batch"):
         solver.train()
+
+
+def test_optim_configs_set_are_checked_copied_and_trained_with(xp: Any) -> None:
+    ns = base_namespace(xp)
+    model = model_for(xp, "float32")
+    solver = Solver(model, tiny_data(xp, "float32"), update_rule="adam", num_epochs=2,
+                    batch_size=10, verbose=False, seed=0)
+    given = {k: {"learning_rate": 0.5, "t": 3, "m": ns.zeros(tuple(w.shape), dtype=w.dtype)}
+             for k, w in model.params.items()}
+    solver.optim_configs = given
+    solver.train()
+    config = solver.optim_configs["W1"]
+    assert int(config["t"]) == 3 + 4
+    assert float(config["learning_rate"]) == 0.5
+    assert_array(config["v"], xp, (D, 16), ns.float32)
+    for k, c in given.items():  # the caller's state arrays were not written into
+        assert not np.any(_compat.to_numpy(c["m"]))
