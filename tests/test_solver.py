@@ -272,5 +272,5 @@ def test_optim_configs_set_are_checked_copied_and_trained_with(xp: Any) -> None:
     assert int(config["t"]) == 3 + 4
     assert float(config["learning_rate"]) == 0.5
     assert_array(config["v"], xp, (D, 16), ns.float32)
-    for k, c in given.items():  # the caller's state arrays were not written into
+    for c in given.values():  # the caller's state arrays were not written into
         assert not np.any(_compat.to_numpy(c["m"]))
