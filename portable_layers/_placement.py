@@ -52,20 +52,21 @@ class Placement:
     def __init__(self, model: Any, xp: Any, update_rule: Any, mesh: Any) -> None:
         self.xp, self.mesh = xp, mesh
         self._known_rule = isinstance(update_rule, str)  # its config keeps its structure
-        # Adam on a mutable eager backend: the Solver owns its copy of the parameters and
-        # the optimiser state, so the update writes into them (NumPy with out=, no
-        # temporaries; PyTorch and array_api_strict with in-place operators).
+        # A named rule on a library whose arrays can be written: the Solver owns its copy
+        # of the parameters and the optimiser state, so the update writes into them
+        # (optim's ``owned``: adam makes three new arrays where the pure rule makes seven;
+        # bench_step part d measures it).
         backend = _compat.backend_name(xp)
-        owned = {"numpy": optim._adam_in_place, "torch": optim._adam_owned,
-                 "array_api_strict": optim._adam_owned}
         # (Only for this library's models: their gradients are fresh arrays, which the
         # update may then overwrite; another model's might alias its own buffers.)
         ours = callable(getattr(model, "signature", None))
-        self.in_place = update_rule == "adam" and backend in owned and ours
+        self.in_place = (self._known_rule and ours
+                         and backend in ("numpy", "torch", "array_api_strict"))
         # Data and parameters are validated once, at the Solver's boundary: the step runs
         # the layers' and the update rule's unchecked forms.
-        step = make_train_step(model, owned[backend] if self.in_place else update_rule,
-                               checked=False)
+        rule = (optim.get_update_rule(update_rule, checked=False, owned=True)
+                if self.in_place else update_rule)
+        step = make_train_step(model, rule, checked=False)
         self.jax = _compat.is_jax_namespace(xp) and step.pure  # type: ignore[attr-defined]
         signature = getattr(model, "signature", None)
         structure = signature() if callable(signature) else ("instance", id(model))
@@ -84,11 +85,27 @@ class Placement:
 
     # -- data and state placement ---------------------------------------------------------
 
-    def own(self, params: dict[str, Array]) -> dict[str, Array]:
-        """Parameters the step may write into: copies when it updates in place."""
+    def own(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters (or an optimiser config) the step may write into: copies of the
+        arrays when it updates in place."""
         if not self.in_place:
             return dict(params)
-        return {k: self.xp.asarray(v, copy=True) for k, v in params.items()}
+        return {k: self.xp.asarray(v, copy=True) if _compat.is_array_api_obj(v) else v
+                for k, v in params.items()}
+
+    def config_arrays(self, config: dict[str, Any], w: Array) -> dict[str, Any]:
+        """A full optimiser config for ``w`` with its numbers as 0-d arrays on ``w``'s
+        device (floats in ``w``'s dtype), as :func:`~portable_layers.init_train_state`
+        holds them, so a compiled step sees the same types; arrays owned."""
+        dev = _compat.device(w)
+
+        def number(v: Any) -> Any:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return v
+            dtype = w.dtype if isinstance(v, float) else None
+            return _compat.from_numpy(np.asarray(v), self.xp, dtype=dtype, device=dev)
+
+        return self.own({k: number(v) for k, v in config.items()})
 
     def put_state(self, state: TrainState) -> TrainState:
         """On a mesh: every array of the state replicated on each device.  On one JAX

@@ -1,5 +1,6 @@
 """The Solver's data sources: arrays in memory (moved once to the model's backend and
-device) and Dask arrays streamed batch by batch (see :mod:`portable_layers.solver`)."""
+device, checked whole) and Dask arrays streamed batch by batch (kept lazy: their
+labels are checked in one pass, their features as each batch is computed)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ class DataSource:
             want = ", ".join(map(str, image))
             msg = f"Solver: {xs} must have shape (N, {want}) for the model, got {tuple(X.shape)}"
             raise ValueError(msg)
+        if not _compat.is_dask_array(X):  # Dask: batch by batch, in rows()
+            bad = _first_non_finite(self.xp, X)
+            if bad is not None:
+                raise ValueError(f"Solver: {xs} must hold finite values, got NaN or inf in "
+                                 f"row {bad}")
         classes = getattr(self.model, "num_classes", None)
         if classes is None:
             return X, y
@@ -73,22 +79,38 @@ class DataSource:
         host = _compat.to_numpy(a) if _compat.is_array_api_obj(a) else a
         return _compat.from_numpy(host, xp, dtype=dtype, device=self.device)
 
-    def rows(self, a: Array, rows: np.ndarray | slice) -> Array:
+    def rows(self, a: Array, rows: np.ndarray | slice, name: str = "X") -> Array:
         """Rows of ``a`` (host indices or a slice) as an array of the model's backend.
 
-        A streamed Dask array computes just those rows; the features are cast to the
-        model's dtype.
+        A streamed Dask array computes just those rows; the features are checked for
+        NaN and inf (a ValueError names ``name``) and cast to the model's dtype.
         """
         if _compat.is_dask_array(a):
             host = (_compat.dask_take_rows(a, rows) if isinstance(rows, np.ndarray)
                     else np.asarray(a[rows].compute()))
             floating = np.issubdtype(host.dtype, np.floating)
+            if floating and not np.isfinite(host).all():
+                raise ValueError(f"Solver: {name} must hold finite values, got NaN or inf "
+                                 "in a batch drawn from it")
             return _compat.from_numpy(host, self.xp, dtype=self.dtype if floating else None,
                                       device=self.device)
         if isinstance(rows, slice):
             return a[rows, ...]
         idx = _compat.from_numpy(rows, self.xp, device=_compat.device(a))
         return self.xp.take(a, idx, axis=0)
+
+
+def _first_non_finite(xp: Any, X: Array) -> int | None:
+    """The first row of ``X`` holding NaN or inf, or None; read in blocks of about 4M
+    values (a bounded temporary), one pass over ``X``."""
+    n, per_row = X.shape[0], max(math.prod(X.shape[1:]), 1)
+    step = max(1, (1 << 22) // per_row)
+    for start in range(0, n, step):
+        block = X[start:min(start + step, n), ...]  # out-of-bounds stops are unspecified
+        if not bool(xp.all(xp.isfinite(block))):
+            finite = _compat.to_numpy(xp.isfinite(block)).reshape(block.shape[0], -1)
+            return start + int(np.argmin(finite.all(axis=1)))
+    return None
 
 
 def nbytes(a: Array) -> int:

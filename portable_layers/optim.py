@@ -4,85 +4,169 @@ Each rule is a pure function.  It never writes into ``w`` or into an array held 
 ``config``; it returns the new weights and a *new* config dict holding the updated
 state.  The config keys and defaults are CS231n's:
 
-=================  ===========================================================
-rule               hyperparameters (defaults) / state (created on first use)
-=================  ===========================================================
-``sgd``            learning_rate (1e-2) / none
-``sgd_momentum``   learning_rate (1e-2), momentum (0.9) / velocity
-``rmsprop``        learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8) / cache
-``adam``           learning_rate (1e-3), beta1 (0.9), beta2 (0.999),
-                   epsilon (1e-8) / m, v (uncorrected moments), t (step count)
-=================  ===========================================================
+| rule | hyperparameters (defaults) | state (created on first use) |
+|---|---|---|
+| `sgd` | learning_rate (1e-2) | none |
+| `sgd_momentum` | learning_rate (1e-2), momentum (0.9) | velocity |
+| `rmsprop` | learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8) | cache |
+| `adam` | learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8) | m, v, t |
 
-State arrays start as ``zeros_like(w)``.  Hyperparameters may be Python numbers or
-0-d arrays of ``w``'s dtype; adam's ``t`` a Python int or a 0-d integer array.
-Under ``jax.jit`` (as in the :class:`~portable_layers.solver.Solver`) every config
-entry is an argument of the compiled step, so ``t`` and the hyperparameters become
-0-d arrays there; the rules contain no Python branch on array values, so both forms
-give the same update.  :func:`init_config` fills in the defaults and the zero
-state up front, so a config has the same structure from the first step on (which
-lets ``jax.jit`` compile the step once).
+Adam's ``m`` and ``v`` are the uncorrected moments, ``t`` the step count.
+
+State arrays start as ``zeros_like(w)``.  The config is checked at every call: the
+learning rate a finite number > 0, ``momentum``, ``decay_rate`` and the betas in
+[0, 1), ``epsilon`` > 0, ``t`` an integer >= 0, and each state array of ``w``'s shape,
+dtype, library and device.  Hyperparameters may be Python or NumPy numbers or 0-d
+arrays; none of them changes ``w``'s dtype (float32 stays float32).  Under
+``jax.jit`` every config entry is an argument of the compiled step, so ``t`` and the
+hyperparameters become 0-d arrays there (their values are then not checked); the
+rules contain no Python branch on array values, so both forms give the same update.
+:func:`init_config` fills in the defaults and the zero state up front, so a config
+has the same structure from the first step on (which lets ``jax.jit`` compile the
+step once).
+
+Each rule's arithmetic is written once (``_sgd`` ... ``_adam`` below);
+:func:`get_update_rule` gives it with the checks switched off, or writing into
+buffers its caller owns, for the :class:`~portable_layers.solver.Solver`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from ._compat import array_namespace, device, is_floating
+from . import _optim_checks as _checks
+from ._compat import array_namespace, device
 from ._types import Array
 
 __all__ = ["UPDATE_RULES", "adam", "get_update_rule", "init_config", "rmsprop", "sgd",
-           "sgd_momentum"]
+           "sgd_momentum", "state_keys"]
 
 Config = dict[str, Any]
 UpdateRule = Callable[[Array, Array, "Config | None"], tuple[Array, Config]]
 
-_DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {"learning_rate": 1e-2},
-    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
-    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
-    "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+
+# -- the arithmetic, each rule once ------------------------------------------------------
+#
+# ``owned`` says whose arrays ``w``, ``dw`` and the state arrays are.  False (the public
+# rules): the caller's, and every result is a new array.  True (the Solver, which owns
+# its copy of the parameters, its optimiser state and the gradients it just computed):
+# the first operation on each writes into it, which saves the temporaries (bench_step,
+# part d).  The operations and their order are the same either way; the in-place
+# operators that follow touch only arrays made here (on JAX and Dask they rebind).
+
+
+def _times(a: Array, s: Any, owned: bool) -> Array:
+    """``a * s``, written into ``a`` when the caller owns it."""
+    if owned:
+        a *= s
+        return a
+    return a * s
+
+
+def _minus(a: Array, b: Array, owned: bool) -> Array:
+    """``a - b``, written into ``a`` when the caller owns it."""
+    if owned:
+        a -= b
+        return a
+    return a - b
+
+
+def _plus(a: Array, b: Array, owned: bool) -> Array:
+    """``a + b``, written into ``a`` when the caller owns it."""
+    if owned:
+        a += b
+        return a
+    return a + b
+
+
+def _sgd(xp: Any, w: Array, dw: Array, c: Config, owned: bool) -> tuple[Array, Config]:
+    return _minus(w, _times(dw, c["learning_rate"], owned), owned), {}
+
+
+def _sgd_momentum(xp: Any, w: Array, dw: Array, c: Config,
+                  owned: bool) -> tuple[Array, Config]:
+    v = _times(c["velocity"], c["momentum"], owned)
+    v -= _times(dw, c["learning_rate"], owned)
+    return _plus(w, v, owned), {"velocity": v}
+
+
+def _rmsprop(xp: Any, w: Array, dw: Array, c: Config, owned: bool) -> tuple[Array, Config]:
+    decay = c["decay_rate"]
+    g2 = dw * dw
+    g2 *= 1 - decay
+    cache = _times(c["cache"], decay, owned)
+    cache += g2
+    den = xp.sqrt(cache)
+    den += c["epsilon"]
+    step = _times(dw, c["learning_rate"], owned)
+    step /= den
+    return _minus(w, step, owned), {"cache": cache}
+
+
+def _adam(xp: Any, w: Array, dw: Array, c: Config, owned: bool) -> tuple[Array, Config]:
+    b1, b2 = c["beta1"], c["beta2"]
+    t = c["t"] + 1  # of the type it came in (a 0-d array in a TrainState)
+    c1, c2 = _bias_corrections(xp, w, b1, b2, int(t) if owned else t)
+    m = _times(c["m"], b1, owned)
+    m += (1 - b1) * dw
+    g2 = _times(dw, dw, owned)
+    g2 *= 1 - b2
+    v = _times(c["v"], b2, owned)
+    v += g2
+    den = xp.sqrt(v)  # sqrt(vhat) + epsilon, vhat = v / (1 - beta2**t)
+    den /= c2
+    den += c["epsilon"]
+    step = m * (c["learning_rate"] / c1)  # learning_rate * mhat, mhat = m / (1 - beta1**t)
+    step /= den
+    return _minus(w, step, owned), {"m": m, "v": v, "t": t}
+
+
+def _bias_corrections(xp: Any, w: Array, b1: Any, b2: Any, t: Any) -> tuple[Any, Any]:
+    """``1 - b1**t`` and ``sqrt(1 - b2**t)``: Python floats from Python numbers, else 0-d
+    arrays of ``w``'s dtype (``t`` may be a 0-d integer array or a JAX tracer)."""
+    if all(isinstance(x, (int, float)) for x in (b1, b2, t)):
+        return 1 - b1**t, math.sqrt(1 - b2**t)
+    tf = xp.astype(xp.asarray(t, device=device(w)), w.dtype)
+    return 1 - b1**tf, xp.sqrt(1 - b2**tf)
+
+
+class _Rule(NamedTuple):
+    defaults: dict[str, float]
+    state: tuple[str, ...]
+    update: Callable[[Any, Array, Array, Config, bool], tuple[Array, Config]]
+
+
+_RULES: dict[str, _Rule] = {
+    "sgd": _Rule({"learning_rate": 1e-2}, (), _sgd),
+    "sgd_momentum": _Rule({"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",),
+                          _sgd_momentum),
+    "rmsprop": _Rule({"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
+                     ("cache",), _rmsprop),
+    "adam": _Rule({"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+                  ("m", "v", "t"), _adam),
 }
-_STATE: dict[str, tuple[str, ...]] = {
-    "sgd": (),
-    "sgd_momentum": ("velocity",),
-    "rmsprop": ("cache",),
-    "adam": ("m", "v", "t"),
-}
+_DEFAULTS = {name: rule.defaults for name, rule in _RULES.items()}
 
 
-def _prepare(func: str, w: Array, dw: Array, config: Config | None) -> tuple[Any, Config]:
-    """Namespace and a new config with defaults and zero state filled in."""
-    xp = array_namespace(func, w=w, dw=dw)
-    # Integer or complex weights used to pass (an integer w came back float, a float32
-    # w with a float64 dw came back float64): refuse them instead.
-    for name, a in (("w", w), ("dw", dw)):
-        if not is_floating(xp, a.dtype):
-            raise TypeError(f"{func}: {name} must have a real floating dtype, got {a.dtype}")
-    if dw.dtype != w.dtype:
-        raise TypeError(f"{func}: dw must have w's dtype {w.dtype}, got {dw.dtype}")
-    if tuple(dw.shape) != tuple(w.shape):
-        raise ValueError(f"{func}: dw must have w's shape {tuple(w.shape)}, got {tuple(dw.shape)}")
-    return xp, _filled(func, w, config)
+def _run(name: str, w: Array, dw: Array, config: Config | None, *, checked: bool = True,
+         owned: bool = False) -> tuple[Array, Config]:
+    """Rule ``name``: the one place its checks are switched (``checked``) and its
+    buffers chosen (``owned``)."""
+    if checked:
+        xp, config = _checks.checked(name, w, dw, config, _RULES[name])
+    else:  # a full config (init_config) and gradients the caller computed itself
+        xp = array_namespace(name, w=w)
+    c = cast(Config, config)
+    if owned:  # eager: hyperparameters as host numbers, no 0-d array operations
+        c = {**c, **{k: float(c[k]) for k in _RULES[name].defaults}}
+    next_w, state = _RULES[name].update(xp, w, dw, c, owned)
+    return next_w, {**cast(Config, config), **state}
 
 
-def _filled(func: str, w: Array, config: Config | None) -> Config:
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        raise TypeError(f"{func}: config must be a dict or None, got {type(config).__name__}")
-    valid = (*_DEFAULTS[func], *_STATE[func])
-    unknown = sorted(set(config) - set(valid))
-    if unknown:
-        raise ValueError(f"{func}: unknown config keys {unknown}; valid keys are {list(valid)}")
-    xp = array_namespace(func, w=w)
-    filled = {**_DEFAULTS[func], **config}
-    for key in _STATE[func]:
-        if key not in filled:
-            filled[key] = 0 if key == "t" else xp.zeros_like(w)
-    return filled
+# -- the public rules ------------------------------------------------------------------
 
 
 def sgd(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
@@ -101,14 +185,18 @@ def sgd(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Confi
     config : dict
         A new dict with every key filled in.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument or config entry; the message names the rule and the key.
+
     Examples
     --------
     >>> import numpy as np
     >>> sgd(np.array([1.0, 2.0]), np.array([10.0, -10.0]))[0]
     array([0.9, 2.1])
     """
-    _, config = _prepare("sgd", w, dw, config)
-    return w - config["learning_rate"] * dw, config
+    return _run("sgd", w, dw, config)
 
 
 def sgd_momentum(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
@@ -126,6 +214,11 @@ def sgd_momentum(w: Array, dw: Array, config: Config | None = None) -> tuple[Arr
     config : dict
         A new dict holding the new ``velocity``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument or config entry; the message names the rule and the key.
+
     Examples
     --------
     >>> import numpy as np
@@ -133,9 +226,7 @@ def sgd_momentum(w: Array, dw: Array, config: Config | None = None) -> tuple[Arr
     >>> w, config["velocity"]
     (array([0.9]), array([-0.1]))
     """
-    _, config = _prepare("sgd_momentum", w, dw, config)
-    v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
-    return w + v, {**config, "velocity": v}
+    return _run("sgd_momentum", w, dw, config)
 
 
 def rmsprop(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
@@ -157,6 +248,11 @@ def rmsprop(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, C
     config : dict
         A new dict holding the new ``cache``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument or config entry; the message names the rule and the key.
+
     Examples
     --------
     >>> import numpy as np
@@ -164,11 +260,7 @@ def rmsprop(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, C
     >>> np.round(w, 4)
     array([0.9])
     """
-    xp, config = _prepare("rmsprop", w, dw, config)
-    decay = config["decay_rate"]
-    cache = decay * config["cache"] + (1 - decay) * (dw * dw)
-    next_w = w - config["learning_rate"] * dw / (xp.sqrt(cache) + config["epsilon"])
-    return next_w, {**config, "cache": cache}
+    return _run("rmsprop", w, dw, config)
 
 
 def adam(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
@@ -194,6 +286,12 @@ def adam(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Conf
     config : dict
         A new dict holding the new ``m``, ``v`` and ``t``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument or config entry; the message names the rule and the key,
+        e.g. ``adam: config['beta1'] must be in [0, 1), got 1.5``.
+
     Examples
     --------
     >>> import numpy as np
@@ -201,22 +299,7 @@ def adam(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Conf
     >>> np.round(w, 6), config["t"]
     (array([0.999]), 1)
     """
-    xp, config = _prepare("adam", w, dw, config)
-    return _adam(xp, w, dw, config)
-
-
-def _adam(xp: Any, w: Array, dw: Array, config: Config) -> tuple[Array, Config]:
-    """:func:`adam` without its checks, on a config with every key filled in."""
-    b1, b2 = config["beta1"], config["beta2"]
-    t = config["t"] + 1
-    # t as w's dtype, whether a Python int, a 0-d integer array or a JAX tracer.
-    tf = xp.astype(xp.asarray(t, device=device(w)), w.dtype)
-    m = b1 * config["m"] + (1 - b1) * dw
-    v = b2 * config["v"] + (1 - b2) * (dw * dw)
-    mhat = m / (1 - b1**tf)
-    vhat = v / (1 - b2**tf)
-    next_w = w - config["learning_rate"] * mhat / (xp.sqrt(vhat) + config["epsilon"])
-    return next_w, {**config, "m": m, "v": v, "t": t}
+    return _run("adam", w, dw, config)
 
 
 UPDATE_RULES: dict[str, UpdateRule] = {
@@ -227,8 +310,20 @@ UPDATE_RULES: dict[str, UpdateRule] = {
 }
 
 
-def get_update_rule(name: str) -> UpdateRule:
+def get_update_rule(name: str, *, checked: bool = True, owned: bool = False) -> UpdateRule:
     """The update rule called ``name`` (a key of :data:`UPDATE_RULES`).
+
+    Parameters
+    ----------
+    name : str
+    checked : bool
+        False: the rule without its checks, for a caller that validated the config
+        once (:func:`init_config`) and computed the gradients itself (the Solver's
+        step).  The config must then be full (every key of :func:`init_config`).
+    owned : bool
+        True: the rule writes into ``w``, ``dw`` and the state arrays, for a caller
+        that owns them and gives them up (the Solver on NumPy, PyTorch and
+        array_api_strict).  The result is the pure rule's.
 
     Raises
     ------
@@ -243,7 +338,22 @@ def get_update_rule(name: str) -> UpdateRule:
     if not isinstance(name, str) or name not in UPDATE_RULES:
         msg = f"get_update_rule: name must be one of {sorted(UPDATE_RULES)}, got {name!r}"
         raise ValueError(msg)
-    return UPDATE_RULES[name]
+    if checked and not owned:
+        return UPDATE_RULES[name]
+    rule = functools.partial(_run, name, checked=checked, owned=owned)
+    return functools.update_wrapper(rule, UPDATE_RULES[name])
+
+
+def state_keys(name: str) -> tuple[str, ...]:
+    """The keys of rule ``name``'s state in its config (``("m", "v", "t")`` for adam).
+
+    Examples
+    --------
+    >>> state_keys("sgd_momentum")
+    ('velocity',)
+    """
+    get_update_rule(name)
+    return _RULES[name].state
 
 
 def init_config(name: str, w: Array, config: Config | None = None) -> Config:
@@ -251,7 +361,9 @@ def init_config(name: str, w: Array, config: Config | None = None) -> Config:
 
     Calling the rule with this config gives the same result as calling it with
     ``config``; the point is that the config's structure (its keys) does not change
-    on the first step, so a step compiled by ``jax.jit`` is compiled once.
+    on the first step, so a step compiled by ``jax.jit`` is compiled once.  The
+    hyperparameters are checked as the rule checks them, and state arrays for their
+    shape and dtype (they may be host arrays for now, moved later in one transfer).
 
     Examples
     --------
@@ -260,73 +372,14 @@ def init_config(name: str, w: Array, config: Config | None = None) -> Config:
     ['beta1', 'beta2', 'epsilon', 'learning_rate', 'm', 't', 'v']
     """
     get_update_rule(name)
-    return _filled(name, w, config)
+    xp = array_namespace(name, w=w)
+    return _checks.filled(name, xp, w, config, _RULES[name], same_library=False)
 
 
-def _unchecked(name: str, xp: Any) -> UpdateRule:
-    """Rule ``name`` without its argument checks where it has such a form, for a caller
-    that owns full configs (:func:`init_config`) and gradients it computed itself."""
-    if name == "adam":
-        return functools.partial(_adam, xp)
-    return get_update_rule(name)
+# Kept for train_step.py until it calls the public names (get_update_rule(name,
+# checked=False) and state_keys(name)).
+def _unchecked(name: str, xp: Any = None) -> UpdateRule:
+    return get_update_rule(name, checked=False)
 
 
-def _state_keys(name: str) -> tuple[str, ...]:
-    """The keys of rule ``name``'s state in its config (``("m", "v", "t")`` for adam)."""
-    get_update_rule(name)
-    return _STATE[name]
-
-
-def _adam_in_place(w: Array, dw: Array, config: Config) -> tuple[Array, Config]:
-    """:func:`adam` for NumPy buffers its caller owns: ``w``, ``m``, ``v`` and ``dw`` are
-    written into (the same arithmetic, in the same order, as :func:`adam`).
-
-    Not public: the update rules stay pure.  The Solver uses it on NumPy, where it owns
-    its copy of the parameters and its optimiser state, to save the temporaries.
-    """
-    import numpy as np
-
-    b1, b2, lr = config["beta1"], config["beta2"], config["learning_rate"]
-    t = config["t"] + 1
-    tf = np.asarray(t).astype(w.dtype)
-    m, v = config["m"], config["v"]
-    np.multiply(m, b1, out=m)
-    m += (1 - b1) * dw
-    np.multiply(dw, dw, out=dw)
-    np.multiply(v, b2, out=v)
-    np.multiply(dw, 1 - b2, out=dw)
-    v += dw
-    step = np.divide(m, 1 - b1**tf, out=dw)  # mhat, in dw's buffer
-    np.multiply(lr, step, out=step)
-    denom = np.divide(v, 1 - b2**tf)  # vhat
-    np.sqrt(denom, out=denom)
-    denom += config["epsilon"]
-    step /= denom
-    w -= step
-    return w, {**config, "t": t}
-
-
-def _adam_owned(w: Array, dw: Array, config: Config) -> tuple[Array, Config]:
-    """:func:`adam` for mutable arrays its caller owns (PyTorch, array_api_strict):
-    ``w``, ``m``, ``v`` and ``dw`` are updated with the standard's in-place operators,
-    the hyperparameters and bias corrections as Python numbers.
-
-    Not public, like :func:`_adam_in_place` (NumPy's form, which also avoids the
-    temporaries with ``out=``): per parameter and step it dispatches thirteen array
-    operations instead of about twenty (counted in the code), which is what an eager
-    step on small arrays costs.
-    """
-    b1, b2 = float(config["beta1"]), float(config["beta2"])
-    lr, eps = float(config["learning_rate"]), float(config["epsilon"])
-    t = config["t"] + 1  # of the type it came in (a 0-d array in a TrainState)
-    m, v, n = config["m"], config["v"], int(t)
-    m *= b1
-    m += (1 - b1) * dw
-    dw *= dw
-    v *= b2
-    v += (1 - b2) * dw
-    step = (lr / (1 - b1**n)) * m
-    step /= (v / (1 - b2**n)) ** 0.5 + eps
-    w -= step
-    return w, {**config, "t": t}
-
+_state_keys = state_keys

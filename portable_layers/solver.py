@@ -1,63 +1,21 @@
-"""The training loop: CS231n's ``Solver``, on any backend, compiled by ``jax.jit`` on JAX.
+"""The training loop: CS231n's ``Solver`` around the pure step of
+:mod:`portable_layers.train_step`, on any backend, compiled by ``jax.jit`` on JAX.
 
-A :class:`Solver` drives a model with CS231n's interface (a ``params`` dict and
-``loss(X, y=None)`` returning ``(loss, grads)``) by minibatch gradient descent with
-one of the rules of :mod:`portable_layers.optim`.
-
-The Solver is a loop around the pure step of :mod:`portable_layers.train_step`:
-it holds a :class:`~portable_layers.train_step.TrainState` (parameters, running
-statistics, optimiser state, step count, dropout seed), feeds it minibatches and
-keeps the new state.  ``model.params`` and ``bn_params`` are brought up to date at
-every accuracy check and when :meth:`Solver.train` ends; the optimiser state is the
-Solver's (``optim_configs``).  On JAX the step is compiled with ``jax.jit`` and,
-when the training set fits in ``scan_budget`` bytes on one device, a whole epoch
-runs as one compiled ``jax.lax.scan`` over its minibatches; accuracy checks are
-compiled too.  The compiled functions are cached by the model's structure
-(:meth:`~portable_layers.models.FullyConnectedNet.signature`), the update rule and
-the mesh, so a second Solver on the same shapes compiles nothing.  Elsewhere the
-step runs eagerly.  The model's ``reg`` is read when the step is compiled, so set
-it before training.  The optimiser configs are filled in up front
-(:func:`portable_layers.optim.init_config`) and their numbers held as 0-d arrays:
-hyperparameters in the parameter's dtype (float32 stays float32), adam's ``t`` in
-the default integer dtype.
-
-A model need not come from this library: one with a ``params`` dict and
-``loss(X, y=None, *, params=None)`` is traced like ours (without running
-statistics), and one whose ``loss(X, y)`` takes no ``params`` gets ``model.params``
-assigned before each call (eagerly, never compiled).
-
-Minibatch indices come from a seeded host ``numpy.random.Generator`` (drawn with
-replacement, as CS231n does) and select rows with ``xp.take``.
-
-Data larger than memory: ``X_train`` (and the other arrays) may be Dask arrays while
-the model lives on another backend.  They stay lazy; each minibatch computes just
-its rows (``X[idx]``, reading only the chunks that hold them) and converts them to
-the model's backend, and accuracy checks compute one chunk of rows at a time.  The
-only eager pass is over the labels: their range is checked once, at construction,
-by computing ``min(y)`` and ``max(y)`` (never ``X``).  Each minibatch reads every
-chunk it touches, so keep chunks modest (say 1-10k rows) or ``persist()`` the data
-on a cluster when chunks are expensive to produce.
-
-Data parallelism on JAX: with ``mesh=`` (a 1-D ``jax.sharding.Mesh``, a device
-count or a list of devices) each minibatch is split along its rows over the mesh
-and the whole training state (parameters, running statistics, optimiser state) is
-replicated on every device.  The jitted step is the same function; ``jax.jit``
-partitions it from those shardings, all-reduces the gradients, and computes batch
-normalization's statistics over the global batch, so the results equal a single
-device's up to the order of floating-point sums, for every model.
+Where the step runs is :mod:`portable_layers._placement`; the data sources (arrays in
+memory, Dask arrays streamed) are :mod:`portable_layers._solver_data`; the options
+are :mod:`portable_layers._solver_options`.  The guide's training page explains it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import _compat, optim
-from . import _validate as check
+from . import _solver_options as options
 from ._placement import Placement
 from ._solver_data import DataSource
 from ._types import Array
@@ -66,27 +24,8 @@ from .train_step import TrainState, init_train_state
 
 __all__ = ["Solver"]
 
-
-_OPTIONS: dict[str, Any] = {
-    "update_rule": "sgd",
-    "optim_config": None,
-    "lr_decay": 1.0,
-    "batch_size": 100,
-    "num_epochs": 10,
-    "num_train_samples": 1000,
-    "num_val_samples": None,
-    "checkpoint_name": None,
-    "print_every": 10,
-    "verbose": True,
-    "seed": None,
-    "mesh": None,
-    "scan_budget": 1 << 30,
-}
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
-
-
-def _count(name: str, value: Any, allow_none: bool = False) -> Any:
-    return check.positive_int("Solver", name, value, allow_none=allow_none)
+Accuracies = tuple[float, float]
 
 
 class Solver:
@@ -103,7 +42,7 @@ class Solver:
     data : dict
         ``X_train, y_train, X_val, y_val``: arrays of any backend (or NumPy); they
         are moved to the model's backend, features cast to its dtype.  Dask arrays
-        stay lazy and are streamed instead (see the module docstring).
+        stay lazy and are streamed instead (see the guide's training page).
 
     Other Parameters
     ----------------
@@ -111,7 +50,8 @@ class Solver:
         A name in :data:`portable_layers.optim.UPDATE_RULES` (default ``"sgd"``) or
         a function ``(w, dw, config) -> (next_w, config)``.
     optim_config : dict, optional
-        Hyperparameters of the update rule, shared by all parameters.
+        Hyperparameters of the update rule, shared by all parameters; a named
+        rule's are checked here (errors name the rule and the key).
     lr_decay : float
         Factor applied to the learning rate after every epoch (default 1.0).
     batch_size : int
@@ -121,13 +61,15 @@ class Solver:
     num_train_samples, num_val_samples : int or None
         Samples used to estimate train accuracy (1000) and val accuracy (all).
     checkpoint_name : str, optional
-        Write ``f"{checkpoint_name}_epoch_{epoch}.npz"`` at every accuracy check.
+        Write ``f"{checkpoint_name}_epoch_{epoch}.npz"`` at every accuracy check (its
+        folder must exist).
     print_every : int
         Show the loss every this many iterations (default 10).
     verbose : bool
         Show a tqdm progress bar and the accuracies per epoch (default True).
     seed : int, optional
-        Seeds the host generator that draws minibatches and accuracy subsamples.
+        A non-negative integer: seeds the host generator that draws minibatches and
+        accuracy subsamples.
     mesh : jax.sharding.Mesh, int or sequence of JAX devices, optional
         JAX models only: train data-parallel over these devices (a 1-D mesh, the
         first k devices, or the devices themselves); ``batch_size`` must divide
@@ -154,8 +96,9 @@ class Solver:
         If the model lacks a params dict or a loss method (the message names what).
     ValueError
         For an unknown option or update rule (the message lists the valid ones), a
-        bad option value, missing data, shapes that disagree with the model or
-        labels outside its classes.
+        bad option value, missing data, shapes that disagree with the model, labels
+        outside its classes, or features holding NaN or inf (Dask data: found as its
+        batches are drawn).
 
     Examples
     --------
@@ -173,15 +116,19 @@ class Solver:
     """
 
     def __init__(self, model: Any, data: dict[str, Any], **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(_OPTIONS))
-        if unknown:
-            msg = f"Solver: unknown options {unknown}; valid options are {sorted(_OPTIONS)}"
-            raise ValueError(msg)
-        opts = {**_OPTIONS, **kwargs}
         self.model = model
         self._xp, self._dtype, device = self._model_backend(model)
         self._data = DataSource(model, self._xp, self._dtype, device)
-        self._set_options(opts)
+        opts = options.parse(kwargs, self._xp)
+        self.update_rule, self.optim_config = opts["update_rule"], opts["optim_config"]
+        self._rule_name = self.update_rule if isinstance(self.update_rule, str) else None
+        self.lr_decay, self.batch_size = opts["lr_decay"], opts["batch_size"]
+        self.num_epochs, self.print_every = opts["num_epochs"], opts["print_every"]
+        self.num_train_samples = opts["num_train_samples"]
+        self.num_val_samples = opts["num_val_samples"]
+        self.scan_budget, self.mesh = opts["scan_budget"], opts["mesh"]
+        self.checkpoint_name, self.verbose = opts["checkpoint_name"], opts["verbose"]
+        self._rng = np.random.default_rng(opts["seed"])
         self._set_data(data)
         self._placement = Placement(model, self._xp, self.update_rule, self.mesh)
         self._reset()
@@ -203,42 +150,9 @@ class Solver:
         xp = _compat.array_namespace("Solver", **{name: first})
         return xp, first.dtype, _compat.device(first)
 
-    def _set_options(self, opts: dict[str, Any]) -> None:
-        rule = opts["update_rule"]
-        self._rule_name = rule if isinstance(rule, str) else None
-        if not callable(rule):
-            optim.get_update_rule(rule)  # names the valid rules
-        self.update_rule = rule
-        config = opts["optim_config"]
-        if config is not None and not isinstance(config, dict):
-            raise ValueError(f"Solver: optim_config must be a dict or None, got {config!r}")
-        self.optim_config = dict(config or {})
-        self.lr_decay = check.positive_number("Solver", "lr_decay", opts["lr_decay"])
-        self.batch_size = _count("batch_size", opts["batch_size"])
-        self.num_epochs = _count("num_epochs", opts["num_epochs"])
-        self.print_every = _count("print_every", opts["print_every"])
-        self.num_train_samples = _count("num_train_samples", opts["num_train_samples"], True)
-        self.num_val_samples = _count("num_val_samples", opts["num_val_samples"], True)
-        self.scan_budget = check.positive_int("Solver", "scan_budget", opts["scan_budget"])
-        name = opts["checkpoint_name"]
-        if name is not None and not isinstance(name, (str, os.PathLike)):
-            raise ValueError(f"Solver: checkpoint_name must be a path or None, got {name!r}")
-        self.checkpoint_name = name
-        self.verbose = bool(opts["verbose"])
-        self._rng = np.random.default_rng(opts["seed"])
-        self.mesh = None
-        if opts["mesh"] is not None:
-            if not _compat.is_jax_namespace(self._xp):
-                name = _compat.backend_name(self._xp)
-                raise ValueError(f"Solver: mesh needs a model on JAX, got one on {name}")
-            self.mesh = _compat.jax_mesh("Solver", opts["mesh"])
-            size = self.mesh.devices.size
-            if self.batch_size % size:
-                msg = (f"Solver: batch_size must divide evenly over the {size} devices of "
-                       f"mesh, got {self.batch_size}")
-                raise ValueError(msg)
-
     def _set_data(self, data: dict[str, Any]) -> None:
+        """Check the data against the model and move it to the model's backend (at
+        construction, and again at each :meth:`train`, for arrays replaced since)."""
         if not isinstance(data, dict):
             raise TypeError(f"Solver: data must be a dict, got {type(data).__name__}")
         missing = [k for k in _DATA_KEYS if k not in data]
@@ -270,7 +184,16 @@ class Solver:
 
     @optim_configs.setter
     def optim_configs(self, configs: dict[str, dict[str, Any]]) -> None:
-        self._state = self._state._replace(opt_state=dict(configs))
+        if not isinstance(configs, dict) or sorted(configs) != sorted(self._state.params):
+            msg = (f"Solver: optim_configs must be a dict with one config per parameter "
+                   f"{sorted(self._state.params)}, got {configs!r}")
+            raise ValueError(msg)
+        if self._rule_name is not None:  # checked here, once: the step runs unchecked
+            params = self._state.params
+            configs = {k: self._placement.config_arrays(optim.init_config(
+                self._rule_name, params[k], c), params[k]) for k, c in configs.items()}
+        state = self._state._replace(opt_state=dict(configs))
+        self._state = self._placement.put_state(state)
 
     @property
     def train_state(self) -> TrainState:
@@ -279,41 +202,118 @@ class Solver:
 
     # -- training ----------------------------------------------------------------------
 
-    def _sync_model(self, state: TrainState) -> None:
-        """``model.params`` and the running statistics from ``state``."""
+    def train(self) -> None:
+        """Run ``num_epochs`` epochs of minibatch updates, then restore the best params.
+
+        The data is checked again first (labels, shapes, finite features), in case
+        ``X_train`` and the others were replaced since the Solver was made.
+
+        Raises
+        ------
+        ValueError
+            For data that no longer fits the model, or holds NaN or inf.
+        FloatingPointError
+            When the loss becomes NaN or infinite; the message names the epoch and
+            iteration, and the best parameters so far are restored first.
+        """
+        self._set_data({k: getattr(self, k) for k in _DATA_KEYS})
+        per_epoch = max(self.X_train.shape[0] // self.batch_size, 1)
+        total = self.num_epochs * per_epoch
+        bar = options.progress(total, self.verbose)
+        run = (self._scan_epoch if self._placement.can_scan(self.X_train, self.scan_budget)
+               else self._step_epoch)
+        state = self._from_model()
+        try:
+            for e in range(self.num_epochs):
+                idx = self._rng.integers(0, self.X_train.shape[0], size=(per_epoch,
+                                                                        self.batch_size))
+                state, accuracies = run(state, idx, e * per_epoch, total, bar)
+                self.epoch += 1
+                state = self._state = self._decayed(state)
+                self._check(bar.write, state, accuracies)
+        finally:
+            bar.close()
+            self.model.params = self.best_params
+            if self._best_model_state:
+                self.model.state = self._best_model_state
+
+    def _from_model(self) -> TrainState:
+        """The state to start from: the model's current parameters and statistics
+        (CS231n reads them), the Solver's optimiser state."""
+        return self._placement.put_state(self._state._replace(
+            params=self._placement.own(self.model.params),
+            model_state=dict(getattr(self.model, "state", {}) or {})))
+
+    def _decayed(self, state: TrainState) -> TrainState:
+        """``state`` with every learning rate multiplied by ``lr_decay``."""
+        if self.lr_decay == 1.0:  # nothing to decay (and no array operation to dispatch)
+            return state
+        opt = {k: {**c, "learning_rate": c["learning_rate"] * self.lr_decay}
+               if "learning_rate" in c else c for k, c in state.opt_state.items()}
+        return state._replace(opt_state=opt)
+
+    def _step_epoch(self, state: TrainState, idx: np.ndarray, first_it: int, total: int,
+                    bar: Any) -> tuple[TrainState, Accuracies | None]:
+        """One minibatch at a time (eager backends, meshes, streamed or large data)."""
+        place, rows = self._placement, self._data.rows
+        for i, batch in enumerate(idx):
+            X, y = place.put_batch(rows(self.X_train, batch, "X_train"),
+                                   rows(self.y_train, batch, "y_train"))
+            loss, state = place.step(state, X, y)
+            self._record([_compat.to_float(loss)], first_it + i, total, bar)
+            if first_it + i == 0 and len(idx) > 1:  # CS231n checks after iteration 0 too
+                self._check(bar.write, state)
+        return state, None
+
+    def _scan_epoch(self, state: TrainState, idx: np.ndarray, first_it: int, total: int,
+                    bar: Any) -> tuple[TrainState, Accuracies]:
+        """The whole epoch and its accuracy checks as one compiled call (JAX, data on the
+        device); its losses and counts come back in one transfer."""
+        first = first_it == 0 and len(idx) > 1  # CS231n checks after iteration 0 too
+        snap_rows = self._check_rows() if first else None
+        end_rows = self._check_rows()
+        snap_rows = snap_rows or end_rows
+        new, snap, losses, counts = self._placement.epoch(
+            state, self.X_train, self.y_train, idx, 0 if first else -1,
+            self.X_val, self.y_val, np.stack([snap_rows[0], end_rows[0]]),
+            np.stack([snap_rows[1], end_rows[1]]))
+        host = [float(v) for v in losses]
+        sizes = (len(end_rows[0]), len(end_rows[1]))
+        acc = [(float(c[0]) / sizes[0], float(c[1]) / sizes[1]) for c in counts]
+        if first:
+            self._record(host[:1], first_it, total, bar)
+            self._check(bar.write, state._replace(params=snap[0], model_state=snap[1]), acc[0])
+            self._record(host[1:], first_it + 1, total, bar)
+        else:
+            self._record(host, first_it, total, bar)
+        return new, acc[1]
+
+    def _record(self, losses: list[float], first_it: int, total: int, bar: Any) -> None:
+        """Append ``losses``; stop at the first non-finite one."""
+        for i, value in enumerate(losses):
+            if not math.isfinite(value):
+                msg = (f"Solver.train: loss is {value} at epoch {self.epoch + 1} of "
+                       f"{self.num_epochs}, iteration {first_it + i + 1} of {total}; training "
+                       f"stopped and the best parameters (val acc {self.best_val_acc:.4f}) "
+                       "restored")
+                raise FloatingPointError(msg)
+            self.loss_history.append(value)
+        bar.update(len(losses))
+        if losses:
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+
+    def _check(self, report: Any, state: TrainState, accuracies: Accuracies | None = None
+               ) -> None:
+        """Record train and val accuracy (measured here unless given), keep the best
+        params, write a checkpoint."""
         self.model.params = dict(state.params)
         if state.model_state:
             self.model.state = dict(state.model_state)
-
-    def _from_model(self) -> None:
-        """Start from the model's current parameters and statistics (CS231n reads them)."""
-        params = self._placement.put_state(self._state._replace(
-            params=self._placement.own(self.model.params),
-            model_state=dict(getattr(self.model, "state", {}) or {})))
-        self._state = params
-
-    def _stop(self, value: float, it: int, total: int) -> None:
-        msg = (f"Solver.train: loss is {value} at epoch {self.epoch + 1} of {self.num_epochs}, "
-               f"iteration {it + 1} of {total}; training stopped and the best parameters "
-               f"(val acc {self.best_val_acc:.4f}) restored")
-        raise FloatingPointError(msg)
-
-    def _end_epoch(self) -> None:
-        self.epoch += 1
-        if self.lr_decay == 1.0:  # nothing to decay (and no array operation to dispatch)
-            return
-        for config in self._state.opt_state.values():
-            if "learning_rate" in config:
-                config["learning_rate"] = config["learning_rate"] * self.lr_decay
-
-    def _check(self, report: Callable[[str], None], state: TrainState,
-               accuracies: tuple[float, float] | None = None) -> None:
-        """Record train and val accuracy (measured here unless given), keep the best
-        params, write a checkpoint."""
-        self._sync_model(state)
         if accuracies is None:
-            accuracies = (self._accuracy(self.X_train, self.y_train, self.num_train_samples),
-                          self._accuracy(self.X_val, self.y_val, self.num_val_samples))
+            accuracies = (self._accuracy(self.X_train, self.y_train, self.num_train_samples,
+                                         name="X_train"),
+                          self._accuracy(self.X_val, self.y_val, self.num_val_samples,
+                                         name="X_val"))
         train_acc, val_acc = accuracies
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
@@ -339,79 +339,7 @@ class Solver:
         path = f"{os.fspath(self.checkpoint_name or '')}_epoch_{self.epoch}.npz"
         save_checkpoint(path, self.model, self.optim_configs, **meta)
 
-    def train(self) -> None:
-        """Run ``num_epochs`` epochs of minibatch updates, then restore the best params.
-
-        Raises
-        ------
-        FloatingPointError
-            When the loss becomes NaN or infinite; the message names the epoch and
-            iteration, and the best parameters so far are restored first.
-        """
-        per_epoch = max(self.X_train.shape[0] // self.batch_size, 1)
-        total = self.num_epochs * per_epoch
-        bar = _progress(total, self.verbose)
-        scan = self._placement.can_scan(self.X_train, self.scan_budget)
-        self._from_model()
-        try:
-            for e in range(self.num_epochs):
-                idx = self._rng.integers(0, self.X_train.shape[0], size=(per_epoch,
-                                                                        self.batch_size))
-                self._checked: tuple[float, float] | None = None
-                run = self._scan_epoch if scan else self._step_epoch
-                run(idx, e * per_epoch, total, bar)
-                self._end_epoch()
-                self._check(bar.write, self._state, self._checked)
-        finally:
-            bar.close()
-            self.model.params = self.best_params
-            if self._best_model_state:
-                self.model.state = self._best_model_state
-
-    def _record(self, losses: list[float], first_it: int, total: int, bar: Any) -> None:
-        """Append ``losses``; stop at the first non-finite one."""
-        for i, value in enumerate(losses):
-            if not math.isfinite(value):
-                self._stop(value, first_it + i, total)
-            self.loss_history.append(value)
-        bar.update(len(losses))
-        if losses:
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-
-    def _step_epoch(self, idx: np.ndarray, first_it: int, total: int, bar: Any) -> None:
-        """One minibatch at a time (eager backends, meshes, streamed or large data)."""
-        place, rows = self._placement, self._data.rows
-        for i, batch in enumerate(idx):
-            X, y = place.put_batch(rows(self.X_train, batch), rows(self.y_train, batch))
-            loss, state = place.step(self._state, X, y)
-            self._record([_compat.to_float(loss)], first_it + i, total, bar)
-            self._state = state
-            if first_it + i == 0 and len(idx) > 1:  # CS231n checks after iteration 0 too
-                self._check(bar.write, state)
-
-    def _scan_epoch(self, idx: np.ndarray, first_it: int, total: int, bar: Any) -> None:
-        """The whole epoch and its accuracy checks as one compiled call (JAX, data on the
-        device); its losses and counts come back in one transfer."""
-        first = first_it == 0 and len(idx) > 1  # CS231n checks after iteration 0 too
-        snap_rows = self._check_rows() if first else None
-        end_rows = self._check_rows()
-        snap_rows = snap_rows or end_rows
-        state, snap, losses, counts = self._placement.epoch(
-            self._state, self.X_train, self.y_train, idx, 0 if first else -1,
-            self.X_val, self.y_val, np.stack([snap_rows[0], end_rows[0]]),
-            np.stack([snap_rows[1], end_rows[1]]))
-        host = [float(v) for v in losses]
-        sizes = (len(end_rows[0]), len(end_rows[1]))
-        acc = [(float(c[0]) / sizes[0], float(c[1]) / sizes[1]) for c in counts]
-        if first:
-            self._record(host[:1], first_it, total, bar)
-            self._check(bar.write, self._state._replace(params=snap[0], model_state=snap[1]),
-                        acc[0])
-            self._record(host[1:], first_it + 1, total, bar)
-        else:
-            self._record(host, first_it, total, bar)
-        self._state = state
-        self._checked = acc[1]
+    # -- accuracy ----------------------------------------------------------------------
 
     def _check_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``X_train`` and ``X_val`` one accuracy check counts: subsamples
@@ -443,14 +371,14 @@ class Solver:
         -------
         float
         """
-        batch_size = _count("batch_size", batch_size)
+        batch_size = options.count("batch_size", batch_size)
         if num_samples is not None:
-            _count("num_samples", num_samples)
+            options.count("num_samples", num_samples)
         X, y = self._data.prepare(("X", "y"), X, y)
         return self._accuracy(X, y, num_samples, batch_size)
 
     def _accuracy(self, X: Array, y: Array, num_samples: int | None,
-                  batch_size: int = 100) -> float:
+                  batch_size: int = 100, name: str = "X") -> float:
         """:meth:`check_accuracy` on data already checked and moved (the Solver's own)."""
         n = X.shape[0]
         idx = None
@@ -458,7 +386,7 @@ class Solver:
             idx = self._rng.choice(n, num_samples, replace=False)
             n = num_samples
         if idx is not None and (_compat.is_dask_array(X) or not self._placement.jax):
-            X, y, idx = self._data.rows(X, idx), self._data.rows(y, idx), None
+            X, y, idx = self._data.rows(X, idx, name), self._data.rows(y, idx), None
         state = self._state._replace(params=dict(self.model.params),
                                      model_state=dict(getattr(self.model, "state", {}) or {}))
         count = self._placement.count_correct
@@ -466,39 +394,8 @@ class Solver:
             correct, start = 0.0, 0
             for size in X.chunks[0]:
                 rows = slice(start, start + size)
-                correct += count(state, self._data.rows(X, rows), self._data.rows(y, rows),
-                                 batch_size)
+                correct += count(state, self._data.rows(X, rows, name),
+                                 self._data.rows(y, rows), batch_size)
                 start += size
             return correct / n
         return count(state, X, y, batch_size, idx) / n
-
-
-class _NoBar:
-    """Stands in for a tqdm bar when not verbose (or tqdm is not installed)."""
-
-    def __init__(self, verbose: bool) -> None:
-        self.write = print if verbose else _silent
-
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _silent(msg: str) -> None:
-    pass
-
-
-def _progress(total: int, verbose: bool) -> Any:
-    """A tqdm progress bar when verbose and tqdm is installed (``portable-layers[train]``)."""
-    if not verbose:
-        return _NoBar(False)
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar(True)
-    return tqdm(total=total, desc="train", unit="it", dynamic_ncols=True)

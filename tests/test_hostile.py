@@ -518,7 +518,7 @@ EXTRA: list[Row] = [
          if False else pl.Solver(_model(xp), _data(xp), batch_size=0),
          Raises(ValueError, ("Solver", "batch_size"))),
     _row("Solver", "X_train:nan", lambda xp: _solver(xp, _data(xp, X_train=X4 * np.nan)),
-         Raises(FloatingPointError, ("Solver",))),
+         Raises(ValueError, ("Solver", "X_train", "finite"))),
     # checkpoint
     _row("save_checkpoint", "path=42", lambda xp: pl.save_checkpoint(42, _model(xp)),
          Raises(ValueError, ("save_checkpoint", "path"))),
@@ -861,6 +861,107 @@ SPECS += [
 ]
 
 SPECS[-3].kinds["x"]["empty"] = _ve("batchnorm_forward", "x", "at least one")
+
+
+# -- issue 21 (solver helper): update-rule configs, the Solver's data, seed, folder ------
+
+
+def _rule_call(xp: Any, rule: str, dtype: str = "float64", **config: Any) -> Any:
+    w = xp.asarray(X4.astype(dtype))
+    return getattr(optim, rule)(w, w * 0.5, config)
+
+
+def _f32(r: Any, xp: Any) -> None:
+    _equal(_compat.dtype_name(r[0].dtype), "float32")
+
+
+def _solver_replaced(xp: Any, key: str, value: np.ndarray) -> Any:
+    solver = pl.Solver(_model(xp), _data(xp), verbose=False, seed=0, num_epochs=1,
+                       batch_size=2)
+    setattr(solver, key, value)
+    solver.train()
+
+
+F32 = Result("float32 weights", _f32)
+EXTRA += [
+    *[_row(rule, f"config:{key} float64, w float32", lambda xp, r=rule, k=key: _rule_call(
+        xp, r, "float32", **{k: xp.asarray(np.zeros(X4.shape))}),
+        Raises(TypeError, (rule, f"config['{key}']", "dtype")))
+      for rule, key in [("adam", "m"), ("adam", "v"), ("sgd_momentum", "velocity"),
+                        ("rmsprop", "cache")]],
+    *[_row(rule, "config:learning_rate np.float64, w float32", lambda xp, r=rule: _rule_call(
+        xp, r, "float32", learning_rate=np.float64(1e-3)), F32) for rule in optim.UPDATE_RULES],
+    _row("adam", "config:learning_rate 0-d float64 array, w float32", lambda xp: _rule_call(
+        xp, "adam", "float32", learning_rate=xp.asarray(np.float64(1e-3))), F32),
+    _row("sgd_momentum", "config:velocity (3, 4, 2)", lambda xp: optim.sgd_momentum(
+        xp.asarray(X4), xp.asarray(X4), {"velocity": xp.asarray(np.zeros((4, 3, 2)))}),
+         Raises(ValueError, ("sgd_momentum", "config['velocity']", "shape"))),
+    _row("sgd_momentum", "config:velocity other library", lambda xp: optim.sgd_momentum(
+        xp.asarray(X4), xp.asarray(X4), {"velocity": _other_library(xp, np.zeros(X4.shape))}),
+         Raises(TypeError, ("sgd_momentum", "config['velocity']"))),
+    _row("adam", "config:m list", lambda xp: _rule_call(xp, "adam", m=np.zeros(X4.shape).tolist()),
+         Raises(TypeError, ("adam", "config['m']", "array"))),
+    *[_row(rule, "config:learning_rate=-1", lambda xp, r=rule: _rule_call(
+        xp, r, learning_rate=-1), Raises(ValueError, (rule, "config['learning_rate']", "> 0")))
+      for rule in optim.UPDATE_RULES],
+    *[_row(rule, f"config:learning_rate={v!r}", lambda xp, r=rule, v=v: _rule_call(
+        xp, r, learning_rate=v), Raises(exc, (rule, "config['learning_rate']")))
+      for rule in ("sgd", "adam") for v, exc in [("1e-3", TypeError), (None, TypeError),
+                                                 (True, TypeError), (float("nan"), ValueError),
+                                                 (float("inf"), ValueError), (0, ValueError)]],
+    *[_row(rule, f"config:{key}={v!r}", lambda xp, r=rule, k=key, v=v: _rule_call(
+        xp, r, **{k: v}), Raises(ValueError, (rule, f"config['{key}']", "[0, 1)")))
+      for rule, key in [("adam", "beta1"), ("adam", "beta2"), ("sgd_momentum", "momentum"),
+                        ("rmsprop", "decay_rate")] for v in (1.5, 1.0, -0.1)],
+    *[_row(rule, "config:epsilon=0", lambda xp, r=rule: _rule_call(xp, r, epsilon=0.0),
+           Raises(ValueError, (rule, "config['epsilon']", "> 0")))
+      for rule in ("adam", "rmsprop")],
+    _row("adam", "config:t=-1", lambda xp: _rule_call(xp, "adam", t=-1),
+         Raises(ValueError, ("adam", "config['t']", ">= 0"))),
+    _row("adam", "config:t=1.5", lambda xp: _rule_call(xp, "adam", t=1.5),
+         Raises(TypeError, ("adam", "config['t']"))),
+    _row("adam", "config:t 0-d float array", lambda xp: _rule_call(xp, "adam",
+                                                                   t=xp.asarray(1.0)),
+         Raises(TypeError, ("adam", "config['t']"))),
+    _row("adam", "config:t 0-d int array", lambda xp: _rule_call(
+        xp, "adam", t=xp.asarray(np.int64(4))), Result("t + 1", lambda r, xp: _equal(
+            int(r[1]["t"]), 5))),
+    _row("init_config", "config:beta2=2", lambda xp: optim.init_config(
+        "adam", xp.asarray(X4), {"beta2": 2}), Raises(ValueError, ("adam", "config['beta2']"))),
+    _row("get_update_rule", "name=42", lambda xp: optim.get_update_rule(42),  # type: ignore
+         Raises(ValueError, ("get_update_rule", "name"))),
+    _row("state_keys", "name='bogus'", lambda xp: optim.state_keys("bogus"),
+         Raises(ValueError, ("get_update_rule", "name", "bogus"))),
+    _row("state_keys", "name=None", lambda xp: optim.state_keys(None),  # type: ignore
+         Raises(ValueError, ("name", "None"))),
+    _row("state_keys", "name='adam'", lambda xp: optim.state_keys("adam"),
+         Result("m, v, t", lambda r, xp: _equal(r, ("m", "v", "t")))),
+    _row("Solver", "y_train + 7 after construction", lambda xp: _solver_replaced(
+        xp, "y_train", Y4 + 7), Raises(ValueError, ("Solver", "y_train", "[0, 3)"))),
+    _row("Solver", "X_train:inf after construction", lambda xp: _solver_replaced(
+        xp, "X_train", _with(X4, np.inf)), Raises(ValueError, ("Solver", "X_train", "finite"))),
+    _row("Solver", "X_val:nan", lambda xp: _solver(xp, _data(xp, X_val=_with(X4, np.nan))),
+         Raises(ValueError, ("Solver", "X_val", "finite"))),
+    _row("Solver", "X_val:shape after construction", lambda xp: _solver_replaced(
+        xp, "X_val", np.ones((4, 5))), Raises(ValueError, ("Solver", "X_val"))),
+    _row("Solver", "seed=-1", lambda xp: pl.Solver(_model(xp), _data(xp), seed=-1),
+         Raises(ValueError, ("Solver", "seed"))),
+    _row("Solver", "seed='0'", lambda xp: pl.Solver(_model(xp), _data(xp), seed="0"),
+         Raises(ValueError, ("Solver", "seed"))),
+    _row("Solver", "seed=2**40", lambda xp: pl.Solver(
+        _model(xp), _data(xp), seed=2**40, verbose=False, num_epochs=1).train(),
+         Result("trains", lambda r, xp: None)),
+    _row("Solver", "checkpoint_name=/missing/dir/ck", lambda xp: pl.Solver(
+        _model(xp), _data(xp), checkpoint_name="/missing/dir/ck"),
+         Raises(ValueError, ("Solver", "checkpoint_name", "/missing/dir"))),
+    _row("Solver", "optim_config beta1=1.5", lambda xp: pl.Solver(
+        _model(xp), _data(xp), update_rule="adam", optim_config={"beta1": 1.5}),
+         Raises(ValueError, ("adam", "config['beta1']", "[0, 1), got 1.5"))),
+    _row("Solver", "optim_config learning_rate='1e-3'", lambda xp: pl.Solver(
+        _model(xp), _data(xp), optim_config={"learning_rate": "1e-3"}),
+         Raises(TypeError, ("sgd", "config['learning_rate']"))),
+]
+# -- end of the solver helper's block ----------------------------------------------------
 
 
 ROWS: list[Row] = [_spec_row(spec, arg, kind) for spec in SPECS

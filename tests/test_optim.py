@@ -155,3 +155,112 @@ def test_errors(xp: Any) -> None:
     with pytest.raises(TypeError, match="rmsprop: config must be a dict"):
         optim.rmsprop(w, w, [("learning_rate", 1.0)])
     assert sorted(optim.UPDATE_RULES) == sorted(RULES)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_one_arithmetic_unchecked_and_owned_give_the_pure_result(xp: Any, rule: str) -> None:
+    """``get_update_rule(name, checked=False, owned=True)`` (the Solver's form: checks
+    off, its own buffers written) gives what the public rule gives, step after step."""
+    ns = base_namespace(xp)
+    w = randn(xp, 3, 2, seed=1, dtype="float32")
+    grads = [randn(xp, 3, 2, seed=s, dtype="float32") for s in (2, 3, 4)]
+    pure, config = w, dict(CONFIGS[rule])
+    owned_w = ns.asarray(w, copy=True)
+    owned_config = optim.init_config(rule, w, CONFIGS[rule])
+    owned_config = {k: ns.asarray(v, copy=True) if _compat.is_array_api_obj(v) else v
+                    for k, v in owned_config.items()}
+    step = optim.get_update_rule(rule, checked=False, owned=True)
+    unchecked = optim.get_update_rule(rule, checked=False)
+    full = optim.init_config(rule, w, CONFIGS[rule])
+    plain = w
+    for dw in grads:
+        pure, config = optim.get_update_rule(rule)(pure, dw, config)
+        owned_w, owned_config = step(owned_w, ns.asarray(dw, copy=True), owned_config)
+        plain, full = unchecked(plain, dw, full)
+    assert step.__name__ == rule
+    for got in (owned_w, plain):
+        assert_array(got, xp, (3, 2), ns.float32)
+        assert_close(got, _compat.to_numpy(pure), rtol=1e-6)
+    for key in optim.state_keys(rule):
+        assert_close(owned_config[key], _compat.to_numpy(config[key]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_hyperparameters_never_promote_float32_weights(xp: Any, rule: str) -> None:
+    """A NumPy float64 learning rate, or a 0-d float64 array of w's library, leaves
+    float32 weights float32 (NumPy used to promote them)."""
+    ns = base_namespace(xp)
+    w, dw = randn(xp, 4, seed=0, dtype="float32"), randn(xp, 4, seed=1, dtype="float32")
+    for lr in (np.float64(0.1), ns.asarray(0.1, dtype=ns.float64), np.asarray(0.1)):
+        next_w, config = optim.get_update_rule(rule)(w, dw, {"learning_rate": lr})
+        assert_array(next_w, xp, (4,), ns.float32)
+        for key in optim.state_keys(rule):
+            if key != "t":
+                assert_array(config[key], xp, (4,), ns.float32)
+        want, _ = optim.get_update_rule(rule)(w, dw, {"learning_rate": 0.1})
+        assert_close(next_w, _compat.to_numpy(want), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("rule", "key"), [("adam", "m"), ("adam", "v"),
+                                           ("sgd_momentum", "velocity"), ("rmsprop", "cache")])
+def test_state_must_match_w(xp: Any, rule: str, key: str) -> None:
+    """A float64 state with float32 weights used to return float64 weights; a state of
+    another shape used to broadcast the weights to its shape."""
+    ns = base_namespace(xp)
+    w = randn(xp, 3, 4, dtype="float32")
+    fn = optim.get_update_rule(rule)
+    with pytest.raises(TypeError, match=rf"{rule}: config\['{key}'\] must have w's dtype "
+                                        r"float32, got .*float64"):
+        fn(w, w, {key: ns.zeros((3, 4), dtype=ns.float64)})
+    with pytest.raises(ValueError, match=rf"{rule}: config\['{key}'\] must have w's shape "
+                                         r"\(3, 4\), got \(3, 4, 2\)"):
+        fn(w, w, {key: ns.zeros((3, 4, 2), dtype=ns.float32)})
+    with pytest.raises(TypeError, match=rf"{rule}: config\['{key}'\] must be an array"):
+        fn(w, w, {key: 0.0})
+    other = (np.zeros((3, 4), np.float32) if ns is not _compat.get_namespace("numpy")
+             else pytest.importorskip("array_api_strict").zeros((3, 4)))
+    with pytest.raises(TypeError, match=rf"{rule}: config\['{key}'\]"):
+        fn(w, w, {key: other})
+
+
+@pytest.mark.parametrize(("rule", "config", "exc", "msg"), [
+    ("sgd", {"learning_rate": -1}, ValueError,
+     r"sgd: config\['learning_rate'\] must be a finite number > 0, got -1"),
+    ("sgd", {"learning_rate": 0}, ValueError, r"config\['learning_rate'\] must be a finite"),
+    ("adam", {"learning_rate": float("nan")}, ValueError, r"adam: config\['learning_rate'\]"),
+    ("adam", {"learning_rate": float("inf")}, ValueError, r"adam: config\['learning_rate'\]"),
+    ("adam", {"learning_rate": "1e-3"}, TypeError,
+     r"adam: config\['learning_rate'\] must be a number, got '1e-3'"),
+    ("adam", {"learning_rate": True}, TypeError, r"adam: config\['learning_rate'\]"),
+    ("adam", {"learning_rate": 1e-3 + 0j}, TypeError, r"adam: config\['learning_rate'\]"),
+    ("adam", {"beta1": 1.5}, ValueError, r"adam: config\['beta1'\] must be in \[0, 1\), got 1.5"),
+    ("adam", {"beta2": 1.0}, ValueError, r"adam: config\['beta2'\] must be in \[0, 1\)"),
+    ("adam", {"epsilon": 0.0}, ValueError, r"adam: config\['epsilon'\] must be a finite number"),
+    ("adam", {"t": -1}, ValueError, r"adam: config\['t'\] must be an integer >= 0, got -1"),
+    ("adam", {"t": 2.0}, TypeError, r"adam: config\['t'\] must be an integer"),
+    ("sgd_momentum", {"momentum": -0.1}, ValueError, r"sgd_momentum: config\['momentum'\]"),
+    ("rmsprop", {"decay_rate": 1}, ValueError, r"rmsprop: config\['decay_rate'\]"),
+    ("rmsprop", {"epsilon": -1e-8}, ValueError, r"rmsprop: config\['epsilon'\]"),
+])
+def test_config_values_checked(xp: Any, rule: str, config: dict[str, Any], exc: type,
+                               msg: str) -> None:
+    w = randn(xp, 3)
+    with pytest.raises(exc, match=msg):
+        optim.get_update_rule(rule)(w, w, config)
+    with pytest.raises(exc, match=msg):
+        optim.init_config(rule, w, config)
+
+
+def test_zero_rates_and_array_hyperparameters_accepted(xp: Any) -> None:
+    """The boundaries: momentum, decay rates and betas may be 0; t a 0-d integer array;
+    hyperparameters 0-d arrays (their values checked too)."""
+    ns = base_namespace(xp)
+    w = randn(xp, 3)
+    _, c = optim.adam(w, w, {"beta1": 0.0, "beta2": 0.0, "t": ns.asarray(2)})
+    assert int(c["t"]) == 3
+    optim.sgd_momentum(w, w, {"momentum": 0})
+    with pytest.raises(ValueError, match=r"sgd: config\['learning_rate'\] must be a finite"):
+        optim.sgd(w, w, {"learning_rate": ns.asarray(-1.0, dtype=ns.float64)})
+    with pytest.raises(ValueError, match=r"adam: config\['t'\] must be an integer >= 0"):
+        optim.adam(w, w, {"t": ns.asarray(-3)})
+    assert optim.state_keys("adam") == ("m", "v", "t")

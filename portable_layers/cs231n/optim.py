@@ -5,7 +5,10 @@ and defaults (see :mod:`portable_layers.optim`).  As in the course, the new stat
 (``velocity``, ``cache``, ``m``, ``v``, ``t``) and the defaults are written into the
 caller's ``config`` dict, which is also the one returned, so a cell can read
 ``config['velocity']`` after the call.  Keys the rule does not know are kept and
-ignored, as ``config.setdefault`` does in the course.  No array is written into.
+ignored, as ``config.setdefault`` does in the course.  A gradient or state array of
+another floating dtype is cast to ``w``'s (the course's NumPy would promote ``w``
+instead); the hyperparameters are checked as the library's rules check them.  No
+array is written into.
 
 Examples
 --------
@@ -35,13 +38,22 @@ def _run(name: str, w: Array, dw: Array, config: Config | None) -> tuple[Array, 
     if not isinstance(config, dict):
         raise TypeError(f"{name}: config must be a dict or None, got {type(config).__name__}")
     known = set(_optim.init_config(name, w))
-    xp = _compat.array_namespace(name, w=w, dw=dw)
-    if dw.dtype != w.dtype and _compat.is_floating(xp, w.dtype):
-        dw = xp.astype(dw, w.dtype)  # the course's NumPy promotes silently
-    rule = _optim.get_update_rule(name)
-    next_w, new = rule(w, dw, {k: v for k, v in config.items() if k in known})
+    xp = _compat.array_namespace(name, w=w)
+    given = {k: v for k, v in config.items() if k in known}
+    if _compat.is_floating(xp, w.dtype):  # the course's NumPy would promote w silently
+        dw, given = _cast(xp, w, dw), {k: _cast(xp, w, v) for k, v in given.items()}
+    next_w, new = _optim.get_update_rule(name)(w, dw, given)
     config.update(new)
     return next_w, config
+
+
+def _cast(xp: Any, w: Array, a: Any) -> Any:
+    """A floating array ``a`` of ``w``'s library in ``w``'s dtype (anything else as is)."""
+    if (_compat.is_array_api_obj(a) and getattr(a, "ndim", 0) > 0
+            and _compat.array_namespace("cs231n.optim", a=a) is xp
+            and _compat.is_floating(xp, a.dtype) and a.dtype != w.dtype):
+        return xp.astype(a, w.dtype)
+    return a
 
 
 def sgd(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
