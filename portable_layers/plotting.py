@@ -4,7 +4,8 @@ matplotlib is imported inside the functions, and figures are made with
 :class:`matplotlib.figure.Figure` directly (no pyplot, no global state, no GUI
 backend).  Every PNG is written atomically: to a temporary file in the target's
 folder, then moved over the target with :func:`os.replace`, so a failure never
-leaves a half-written file behind.
+leaves a half-written file behind.  Figures only: the ``plot`` command that draws them
+is :mod:`portable_layers.cli.plot`.
 """
 
 from __future__ import annotations
