@@ -157,8 +157,16 @@ def _bytes_needed(args: argparse.Namespace, opts: dict[str, Any]) -> float:
         f, s, hidden = opts["num_filters"], opts["filter_size"], opts["hidden_dims"][0]
         weights = f * c * s * s + f * (h // 2) * (w // 2) * hidden + hidden * 10
         activations = batch * (c * h * w + 3 * f * h * w + 2 * hidden)
-    elif args.model == "vit":
-        weights, activations = 0, batch * c * h * w
+    elif args.model == "vit":  # its defaults: the attention weights (T, T) per head dominate
+        import inspect
+
+        from ..vit import VisionTransformer
+
+        vit = {k: p.default for k, p in inspect.signature(VisionTransformer).parameters.items()}
+        tokens = (h // vit["patch_size"]) * (w // vit["patch_size"])
+        weights = 0  # a few thousand
+        activations = batch * vit["depth"] * (2 * vit["num_heads"] * tokens * tokens
+                                              + 12 * tokens * vit["embed_dim"])
     else:
         dims = [c * h * w, *opts["hidden_dims"], 10]
         weights = sum(a * b for a, b in itertools.pairwise(dims))
