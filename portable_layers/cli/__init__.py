@@ -77,9 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # argparse's --help and usage errors
         return 0 if done.code is None else done.code if isinstance(done.code, int) else 1
     except _FAILURES as err:
-        print(f"portable_layers {args.command}: {err}", file=sys.stderr)
+        print(f"portable_layers {command}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"portable_layers {args.command}: interrupted", file=sys.stderr)
+        print(f"portable_layers {command}: interrupted", file=sys.stderr)
         return 130
     raise AssertionError("unreachable")  # usage.error exits
