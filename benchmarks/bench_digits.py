@@ -23,7 +23,9 @@ from typing import Any
 
 from harness import fact, parse, parser, write_json
 
-from portable_layers import _compat, training
+from portable_layers import _compat
+from portable_layers.cli import recipes
+from portable_layers.cli import train as training
 
 MODELS = {"two_layer": "TwoLayerPerceptron", "convnet": "ThreeLayerConvNet",
           "vit": "VisionTransformer"}
@@ -36,9 +38,8 @@ def train(model: str, backend: str, epochs: int | None) -> tuple[float, float]:
     argv = ["--model", model, "--backend", backend, "--quiet"]
     argv += ["--epochs", str(epochs)] if epochs else []
     args = p.parse_args(argv)
-    defaults = training._defaults(args.dataset, args.model)
-    opts = {k: defaults[k] if getattr(args, k) is None else getattr(args, k) for k in defaults}
-    data = training._load(args.dataset, args.root, args.seed)
+    opts = training.options(args)
+    data = recipes.load_split(args.dataset, args.root, args.seed)
     net = training._model(args, opts, data["X_train"])
     solver = training._solver(net, data, opts, args)
     start = time.perf_counter()
@@ -51,7 +52,7 @@ def sklearn_reference(smoke: bool) -> float:
     """Validation accuracy of scikit-learn's MLPClassifier (128 hidden units) on the split."""
     from sklearn.neural_network import MLPClassifier
 
-    split = training._load("digits", None, 0)
+    split = recipes.load_split("digits")
     X, Xv = (split[k].reshape(split[k].shape[0], -1) for k in ("X_train", "X_val"))
     clf = MLPClassifier(hidden_layer_sizes=(128,), max_iter=20 if smoke else 500, random_state=0)
     import warnings

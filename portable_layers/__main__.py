@@ -1,3 +1,5 @@
+"""``python -m portable_layers``: the command line of :mod:`portable_layers.cli`."""
+
 import sys
 
 from .cli import main

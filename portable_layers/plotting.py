@@ -4,15 +4,14 @@ matplotlib is imported inside the functions, and figures are made with
 :class:`matplotlib.figure.Figure` directly (no pyplot, no global state, no GUI
 backend).  Every PNG is written atomically: to a temporary file in the target's
 folder, then moved over the target with :func:`os.replace`, so a failure never
-leaves a half-written file behind.
+leaves a half-written file behind.  Figures only: the ``plot`` command that draws them
+is :mod:`portable_layers.cli.plot`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,11 +25,9 @@ from . import layers as L
 
 __all__ = [
     "activation_curves",
-    "add_arguments",
     "attention_on_image",
     "plot_activations",
     "plot_attention",
-    "run",
     "save_training_figure",
     "weight_grid",
 ]
@@ -154,7 +151,8 @@ def save_training_figure(
     loss_history : sequence of numbers, or a 1-D array of any backend
         The loss per iteration (e.g. ``Solver.loss_history``; 0-d arrays are fine).
     train_acc_history, val_acc_history : sequence of numbers, or 1-D arrays
-        Accuracies per epoch, of equal length.
+        Accuracies per epoch, of equal length; entry k is drawn at epoch k, so the
+        Solver's first entry (after one iteration) is epoch 0, as its console says.
     weights : array (D, H), optional
         First-layer weights of any backend, e.g. ``model.params["W1"]``; each column is
         drawn as an image of ``image_shape``, scaled to [0, 1].
@@ -192,7 +190,7 @@ def save_training_figure(
     axes[0].plot(np.arange(loss.size), loss, ".", markersize=3, alpha=0.6)
     axes[0].set(title="Training loss", xlabel="iteration", ylabel="loss")
     axes[0].xaxis.get_major_locator().set_params(integer=True)
-    epochs = np.arange(1, train.size + 1)
+    epochs = np.arange(train.size)  # 0: after the first iteration, as the console's "Epoch 0"
     axes[1].plot(epochs, train, "o-", label="train")
     axes[1].plot(epochs, val, "o-", label="val")
     axes[1].set(title="Classification accuracy", xlabel="epoch", ylabel="accuracy")
@@ -310,36 +308,13 @@ def plot_activations(
         for ax in (top, bottom):
             ax.axhline(0, color="0.6", linewidth=0.8)
             ax.axvline(0, color="0.6", linewidth=0.8)
-            ax.fill_between(
-                x,
-                0,
-                1,
-                where=dy == 0,
-                color="red",
-                alpha=0.12,
-                transform=ax.get_xaxis_transform(),
-                linewidth=0,
-            )
-            ax.fill_between(
-                x,
-                0,
-                1,
-                where=(dy > 0) & (dy < VANISHING),
-                color="orange",
-                alpha=0.2,
-                transform=ax.get_xaxis_transform(),
-                linewidth=0,
-            )
+            shade = {"transform": ax.get_xaxis_transform(), "linewidth": 0}
+            ax.fill_between(x, 0, 1, where=dy == 0, color="red", alpha=0.12, **shade)
+            ax.fill_between(x, 0, 1, where=(dy > 0) & (dy < VANISHING), color="orange",
+                            alpha=0.2, **shade)
         box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"}
-        bottom.text(
-            0.03,
-            0.8,
-            _gradient_note(name, x, dy),
-            transform=bottom.transAxes,
-            va="top",
-            fontsize=8.5,
-            bbox=box,
-        )
+        bottom.text(0.03, 0.8, _gradient_note(name, x, dy), transform=bottom.transAxes,
+                    va="top", fontsize=8.5, bbox=box)
     axes[0, 0].set_ylabel("f(x)")
     axes[1, 0].set_ylabel("local gradient f'(x)")
     name = _compat.backend_name(_compat.get_namespace(backend))
@@ -436,77 +411,3 @@ def plot_attention(path: str | Path, model: Any, image: Any, *, title: str = "",
         ax.axis("off")
     fig.suptitle(title or "Attention each patch receives (mean over queries)")
     _save_png(func, fig, path)
-
-
-def _attention_figure(args: argparse.Namespace) -> None:
-    """``plot attention``: a checkpoint's (or a freshly trained) ViT on a validation digit."""
-    from . import data, training
-    from .solver import Solver
-    from .vit import VisionTransformer
-
-    X, y = data.load_digits()
-    split = data.split_and_normalize(X, y, num_train=1400, num_val=397, seed=0)
-    # the training mean that was subtracted (train and val are all of X; see training._load)
-    mean = np.mean(X, axis=0) - np.sum(split["X_val"], axis=0) / X.shape[0]
-    model = VisionTransformer(split["X_train"].shape[1:], xp=args.backend, dtype="float32",
-                              seed=0)
-    if args.checkpoint:
-        from .checkpoint import load_checkpoint
-
-        load_checkpoint(args.checkpoint, model)
-    else:
-        recipe = training.VIT_DEFAULTS["digits"]
-        Solver(model, {k: split[k] for k in ("X_train", "y_train", "X_val", "y_val")},
-               update_rule=recipe["update_rule"],
-               optim_config={"learning_rate": recipe["learning_rate"]},
-               batch_size=recipe["batch_size"], num_epochs=args.epochs, verbose=False,
-               seed=0).train()
-    if not 0 <= args.index < split["X_val"].shape[0]:
-        raise ValueError(f"plot: --index must be in [0, {split['X_val'].shape[0]}), "
-                         f"got {args.index}")
-    image = split["X_val"][args.index]
-    X = _compat.from_numpy(image[None], model.xp, dtype=model.dtype)
-    guess = int(_compat.to_numpy(model.predict(X))[0])
-    title = (f"validation digit {args.index}: label {int(split['y_val'][args.index])}, "
-             f"predicted {guess}; attention each patch receives (mean over queries)")
-    plot_attention(args.out, model, image, title=title, background=image + mean)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the arguments of ``python -m portable_layers plot`` to ``parser``."""
-    parser.add_argument("what", choices=["activations", "attention"],
-                        help="the figure to draw (attention: a VisionTransformer on a digit)")
-    parser.add_argument(
-        "--backend",
-        default="numpy",
-        choices=list(_compat.BACKENDS),
-        help="array library that computes the curves (default numpy)",
-    )
-    parser.add_argument("--out", help="PNG file to write (default WHAT.png)")
-    parser.add_argument("--lo", type=float, default=-10.0, help="left end of the x range")
-    parser.add_argument("--hi", type=float, default=10.0, help="right end of the x range")
-    parser.add_argument("--num", type=int, default=401, help="number of points")
-    parser.add_argument("--checkpoint", help="attention: a trained VisionTransformer's .npz "
-                        "(default: train one on digits with the documented recipe)")
-    parser.add_argument("--epochs", type=int, default=30,
-                        help="attention without --checkpoint: epochs to train (default 30)")
-    parser.add_argument("--index", type=int, default=0,
-                        help="attention: which validation digit (default 0)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``plot``; returns the exit status (1 with a message on stderr on failure)."""
-    if getattr(args, "out", None) is None:
-        args.out = f"{args.what}.png"
-    try:
-        if args.what == "activations":
-            plot_activations(args.out, args.backend, lo=args.lo, hi=args.hi, num=args.num)
-        elif args.what == "attention":
-            _attention_figure(args)
-        else:
-            raise ValueError(f"plot: unknown figure {args.what!r}; choose activations")
-    except (ImportError, ValueError, TypeError, OSError) as e:
-        print(f"portable_layers plot: {e}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out}")
-    return 0

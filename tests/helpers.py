@@ -45,15 +45,10 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-12, atol: float = 
 def train_command_val_accuracy(model: str, xp: Any, capsys: Any) -> tuple[float, str]:
     """Run ``python -m portable_layers train --model MODEL`` (its digits defaults) on
     ``xp``'s backend in this process; the validation accuracy it prints, and the output."""
-    import argparse
+    from portable_layers import cli
 
-    from portable_layers import training
-
-    parser = argparse.ArgumentParser()
-    training.add_arguments(parser)
     backend = _compat.backend_name(base_namespace(xp))
-    args = ["--model", model, "--quiet", "--backend", backend]
-    assert training.run(parser.parse_args(args)) == 0
+    assert cli.main(["train", "--model", model, "--quiet", "--backend", backend]) == 0
     out = capsys.readouterr().out
     return float(out.split("val accuracy: ")[1].split()[0]), out
 

@@ -97,7 +97,7 @@ def test_trains_with_solver(xp: Any) -> None:
 
 @pytest.mark.slow
 def test_digits_reach_97_percent(xp: Any, capsys: Any) -> None:
-    """The ``train --model convnet`` digits defaults (training.CONVNET_DEFAULTS), 1-4 s each."""
+    """The ``train --model convnet`` digits defaults (cli.recipes.CONVNET_DEFAULTS), 1-4 s each."""
     pytest.importorskip("sklearn")
     val, out = train_command_val_accuracy("convnet", xp, capsys)
     assert val >= 0.97, out

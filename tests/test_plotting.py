@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -159,18 +158,28 @@ def test_missing_folder(tmp_path: Path) -> None:
         plotting.plot_activations(tmp_path / "nope" / "a.png", num=11)
 
 
-def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="plot")
-    plotting.add_arguments(parser)
+def test_accuracies_are_drawn_at_epochs_0_to_n(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entry k of the accuracy histories is epoch k, as the Solver's console counts."""
+    drawn = []
+    monkeypatch.setattr(plotting, "_save_png", lambda func, fig, path: drawn.append(fig))
+    plotting.save_training_figure(tmp_path / "t.png", loss_history=[1.0, 0.5, 0.4],
+                                  train_acc_history=[0.1, 0.5, 0.6],
+                                  val_acc_history=[0.1, 0.4, 0.5])
+    (fig,) = drawn
+    xs = [list(line.get_xdata()) for line in fig.axes[1].get_lines()]
+    assert xs == [[0, 1, 2], [0, 1, 2]]
+
+
+def test_plot_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from portable_layers import cli
+
     out = tmp_path / "cli.png"
-    args = parser.parse_args(
-        ["activations", "--backend", "numpy", "--out", str(out), "--num", "51"]
-    )
-    assert args.what == "activations"
-    assert plotting.run(args) == 0
+    assert cli.main(["plot", "activations", "--backend", "numpy", "--out", str(out),
+                     "--num", "51"]) == 0
     _read_png(out)
-    bad = parser.parse_args(["activations", "--out", str(out), "--lo", "3", "--hi", "1"])
-    assert plotting.run(bad) == 1
-    assert "lo < hi" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        parser.parse_args(["weights"])
+    assert capsys.readouterr().out == f"wrote {out}\n"
+    assert cli.main(["plot", "activations", "--out", str(out), "--lo", "3", "--hi", "1"]) == 2
+    assert "--lo must be below --hi" in capsys.readouterr().err
+    assert cli.main(["plot", "weights"]) == 2
+    assert "no figure 'weights'" in capsys.readouterr().err

@@ -162,7 +162,7 @@ def test_plot_attention_command(tmp_path: Any, capsys: Any) -> None:
     assert cli.main(args) == 0
     assert imread(out).shape[0] > 100
     assert cli.main(["plot", "attention", "--checkpoint", str(path), "--index", "999",
-                     "--out", str(out)]) == 1
+                     "--out", str(out)]) == 2
     assert "--index must be in [0, 397)" in capsys.readouterr().err
 
 
@@ -170,15 +170,12 @@ def test_train_command_vit_with_plot(tmp_path: Any, capsys: Any) -> None:
     """``train --model vit`` takes the recipe's defaults; ``--plot`` draws W1 as patches."""
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    import argparse
+    from portable_layers import cli
+    from portable_layers.cli import recipes
 
-    from portable_layers import training
-
-    parser = argparse.ArgumentParser()
-    training.add_arguments(parser)
     out = tmp_path / "vit.png"
-    args = parser.parse_args(["--model", "vit", "--epochs", "1", "--quiet", "--plot", str(out)])
-    assert training.run(args) == 0
+    args = ["train", "--model", "vit", "--epochs", "1", "--quiet", "--plot", str(out)]
+    assert cli.main(args) == 0
     assert "trained VisionTransformer on numpy" in capsys.readouterr().out
     assert out.stat().st_size > 0
-    assert training._defaults("digits", "vit")["learning_rate"] == 3e-3
+    assert recipes.defaults("digits", "vit")["learning_rate"] == 3e-3
