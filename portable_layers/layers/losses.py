@@ -31,7 +31,12 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
     n, c = x.shape
     check.nonempty(func, "x", x)
     check.same_device(func, x=x, y=y)
-    checked = check.labels(func, y, n, c, xp)
+    try:
+        checked = check.labels(func, y, n, c, xp)
+    except NotImplementedError:  # PyTorch's uint16/32/64: no min, max or comparisons
+        msg = (f"{func}: y has dtype {y.dtype}, which its library cannot compare or reduce; "
+               "use int64 (or int32, uint8) labels")
+        raise TypeError(msg) from None
     if checked:
         valid = None
     elif _fits(xp, y.dtype, c):
