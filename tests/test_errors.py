@@ -139,7 +139,8 @@ def _on(ns: Any, dev: Any, a: np.ndarray) -> Any:
 def test_arrays_on_two_devices_are_named(backend: str) -> None:
     ns, here, there = _two_devices(backend)
     rng = np.random.default_rng(0)
-    x, img, w = rng.standard_normal((3, 4)), rng.standard_normal((1, 2, 4, 4)), np.ones((3, 2, 3, 3))
+    x, img = rng.standard_normal((3, 4)), rng.standard_normal((1, 2, 4, 4))
+    w = np.ones((3, 2, 3, 3))
     y = np.array([0, 1, 2])
     conv = {"stride": 1, "pad": 1}
     pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
