@@ -327,3 +327,12 @@ def itemsize(xp: Namespace, dtype: Any) -> int:
     """Bytes per element of a numeric ``dtype`` of ``xp``."""
     info = xp.finfo(dtype) if is_floating(xp, dtype) else xp.iinfo(dtype)
     return int(info.bits) // 8
+
+
+def cache(func: str, value: Any, size: int, spelled: str) -> tuple[Any, ...]:
+    """Require a backward's ``cache``: the ``size``-tuple its forward returned
+    (``spelled`` names its parts, e.g. ``"(x, w, b, conv_param) from conv_forward"``)."""
+    if not isinstance(value, tuple) or len(value) != size:
+        what = f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
+        raise TypeError(f"{func}: cache must be the tuple {spelled}, got {what}")
+    return value

@@ -215,7 +215,7 @@ def conv_backward(
     [(1, 2, 4, 4), (3, 2, 3, 3), (3,)]
     """
     func = "conv_backward"
-    x, w, b, conv_param = cache
+    x, w, b, conv_param = check.cache(func, cache, 4, "(x, w, b, conv_param) from conv_forward")
     _, param, ho, wo = _conv_setup(func, x, w, b, conv_param)
     xp = array_namespace(func, dout=dout, x=x)
     check.same_device(func, dout=dout, x=x)

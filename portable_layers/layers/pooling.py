@@ -115,7 +115,7 @@ def max_pool_backward(dout: Array, cache: PoolCache) -> Array:
            [0., 0.]])
     """
     func = "max_pool_backward"
-    x, pool_param = cache
+    x, pool_param = check.cache(func, cache, 2, "(x, pool_param) from max_pool_forward")
     _, param, ho, wo = _pool_setup(func, x, pool_param)
     xp = array_namespace(func, dout=dout, x=x)
     check.same_device(func, dout=dout, x=x)
