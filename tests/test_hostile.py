@@ -21,8 +21,12 @@ Documented results (decided per function):
   (tests/test_dtype_policy.py walks every layer case).
 
 Coverage is computed: ``test_every_public_function_has_hostile_rows`` walks
-``portable_layers.__all__`` and the public functions of ``gradient_check``, ``optim``,
-``data``, ``checkpoint`` and ``distributed`` and fails for a function without a row.
+``portable_layers.__all__``, the public functions of ``gradient_check``, ``optim``,
+``data``, ``checkpoint`` and ``distributed``, and the public functions and classes of
+``plotting``, every ``cs231n.*`` module, ``cases``, ``pytest_plugin`` and the
+``gradient_check`` submodules (:data:`WIDER`), and fails for a function without a row;
+``test_every_public_function_has_three_rows`` asks for three (a wrong type, a wrong
+shape or value, a boundary value).
 ``python tests/test_hostile.py`` prints the rows per function.
 
 Hostile kinds for a floating array argument: ``int``, ``bool``, ``complex``
