@@ -238,16 +238,18 @@ def same_device(func: str, **arrays: Array) -> None:
     """Require every keyword-named array to be on one device; the error names ``func``,
     both arguments and both devices (as the mixing-libraries error names both libraries).
 
-    O(1) per array and jit-safe (a device is static under ``jax.jit``); plain NumPy
-    arrays, all on the CPU, are let through without a lookup.
+    O(1) per array and jit-safe; plain NumPy arrays, all on the CPU, are let through
+    without a lookup, and an array whose device is unknown (a JAX tracer reports None)
+    is not compared.
     """
     if all(type(a) is np.ndarray for a in arrays.values()):  # one device: skip the lookups
         return
-    items = iter(arrays.items())
-    first, a = next(items)
-    where = array_api_compat.device(a)
-    for name, b in items:
-        other = array_api_compat.device(b)
+    known = [(name, array_api_compat.device(a)) for name, a in arrays.items()]
+    known = [(name, where) for name, where in known if where is not None]  # JAX tracers: None
+    if not known:
+        return
+    first, where = known[0]
+    for name, other in known[1:]:
         if other != where:
             msg = (f"{func}: all arrays must be on one device, but {first} is on {where!r} "
                    f"and {name} is on {other!r}")
