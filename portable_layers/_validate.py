@@ -229,3 +229,115 @@ def non_negative(func: str, name: str, value: Any) -> float:
             or not 0 <= value < math.inf):
         raise ValueError(f"{func}: {name} must be a finite non-negative number, got {value!r}")
     return float(value)
+
+
+# -- Devices and memory (issue 21: arrays on two devices, sizes that cannot fit) --------
+
+
+def same_device(func: str, **arrays: Array) -> None:
+    """Require every keyword-named array to be on one device; the error names ``func``,
+    both arguments and both devices (as the mixing-libraries error names both libraries).
+
+    O(1) per array and jit-safe; plain NumPy arrays, all on the CPU, are let through
+    without a lookup, and an array whose device is unknown (a JAX tracer reports None)
+    is not compared.
+    """
+    if all(type(a) is np.ndarray for a in arrays.values()):  # one device: skip the lookups
+        return
+    known = [(name, array_api_compat.device(a)) for name, a in arrays.items()]
+    # JAX: a tracer reports None, and an array sharded over several devices its sharding
+    # (which jit reconciles itself): neither is compared.  (Belongs in _compat once split.)
+    known = [(name, where) for name, where in known
+             if where is not None and not hasattr(where, "device_set")]
+    if not known:
+        return
+    first, where = known[0]
+    for name, other in known[1:]:
+        if other != where:
+            msg = (f"{func}: all arrays must be on one device, but {first} is on {where!r} "
+                   f"and {name} is on {other!r}")
+            raise ValueError(msg)
+
+
+def known_device(func: str, xp: Namespace, device: Any) -> Any:
+    """Require ``device`` (None: the default) to be a device that ``xp``'s library has;
+    return it.  Tried with an empty array, so nothing is allocated; the error names the
+    backend and the device."""
+    if device is None:
+        return None
+    try:
+        xp.empty((0,), device=device)
+    except Exception as err:  # each library has its own error (RuntimeError, ValueError, ...)
+        backend = getattr(xp, "__name__", type(xp).__name__).removeprefix("array_api_compat.")
+        msg = (f"{func}: the backend {backend} has no device {device!r} "
+               f"({type(err).__name__}: {err})")
+        raise ValueError(msg) from None
+    return device
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can still get: psutil's ``available`` where it is
+    installed, else ``MemAvailable`` (plus free swap) from ``/proc/meminfo``, else the
+    physical memory from ``os.sysconf``; None where none of them answers."""
+    try:
+        import psutil  # optional
+    except ImportError:
+        pass
+    else:
+        vm, swap = psutil.virtual_memory(), psutil.swap_memory()
+        return int(vm.available + swap.free)
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        swap = fields.get("SwapFree", "0 kB")
+        return (int(fields["MemAvailable"].split()[0]) + int(swap.split()[0])) * 1024
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+#: Allocations below this many bytes are not checked (no system call on a hot path).
+SMALL_ALLOCATION = 1 << 28  # 256 MiB
+
+
+def allocation(func: str, nbytes: int, what: str) -> None:
+    """Raise MemoryError naming ``func`` and ``what`` when ``nbytes`` cannot fit in the
+    memory still available, before anything is allocated.
+
+    ``nbytes`` is a Python int (any size: ``pad=10**9`` gives ~1e19 bytes, no overflow).
+    Allocations under :data:`SMALL_ALLOCATION` return at once; larger ones are compared
+    with :func:`available_memory` (host memory: an upper bound for an accelerator too).
+    """
+    if nbytes < SMALL_ALLOCATION:
+        return
+    available = available_memory()
+    if available is not None and nbytes > available:
+        msg = (f"{func}: {what} would need {_bytes(nbytes)}, more than the "
+               f"{_bytes(available)} of memory available")
+        raise MemoryError(msg)
+
+
+def _bytes(n: int) -> str:
+    """``n`` bytes in words: '3.2 GiB', '1.2e+10 GiB'."""
+    gib = n / 2**30
+    return f"{gib:.3g} GiB" if gib >= 0.1 else f"{n / 2**20:.3g} MiB"
+
+
+def itemsize(xp: Namespace, dtype: Any) -> int:
+    """Bytes per element of a numeric ``dtype`` of ``xp``."""
+    info = xp.finfo(dtype) if is_floating(xp, dtype) else xp.iinfo(dtype)
+    return int(info.bits) // 8
+
+
+def cache(func: str, value: Any, size: int, spelled: str) -> tuple[Any, ...]:
+    """Require a backward's ``cache``: the ``size``-tuple its forward returned
+    (``spelled`` names its parts, e.g. ``"(x, w, b, conv_param) from conv_forward"``)."""
+    if not isinstance(value, tuple) or len(value) != size:
+        what = f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
+        raise TypeError(f"{func}: cache must be the tuple {spelled}, got {what}")
+    return value

@@ -7,25 +7,38 @@ library.  Entries are named ``params/<name>``, ``state/<name>`` (batchnorm runni
 statistics), ``optim/<param>/<key>`` and
 ``meta/<key>``.
 
-Writing is atomic: the archive goes to a temporary file in the target directory,
-which is flushed, fsynced and then renamed over the target with ``os.replace``, so a
-crash or an error mid-write leaves any previous checkpoint intact.
+Writing is atomic: the archive goes to a temporary file in the target directory
+(its name cut to the file system's limit), which is flushed, fsynced and then renamed
+over the target with ``os.replace``, so a crash or an error mid-write leaves any
+previous checkpoint intact.
 
 Loading goes through the host, so a checkpoint written from one backend loads into
 a model on any other; values take the dtype and device of the model's parameters.
 Everything is validated before anything is assigned: a checkpoint that does not fit
 the model raises and leaves the model unchanged.
+
+Loading costs no surprise memory: the zip directory names every entry and declares
+its size, and each ``.npy`` header its shape and dtype; both are checked against the
+model before an entry is decompressed, only the entries the model and its optimiser
+need are decompressed at all, and no entry is read past its declared size.  An
+unknown entry (or optimiser key), integer values for floating arrays, and values
+that are not finite in the model's dtype are refused, each error naming the entry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import os
 import tempfile
+import zipfile
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _validate as check
 from ._compat import array_namespace, device, from_numpy, is_array_api_obj, to_numpy
 
 __all__ = ["load_checkpoint", "read_checkpoint_meta", "save_checkpoint"]
@@ -85,6 +98,11 @@ def save_checkpoint(
 def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
     """Load a checkpoint's parameters into ``model`` and return its optimiser configs.
 
+    Only the entries the model and optimiser need are decompressed, each after its
+    declared size (the zip directory's) and its ``.npy`` header (shape, dtype) have
+    been checked against the model, so a file cannot make loading allocate more than
+    the model's own arrays (plus a bounded header per entry), whatever it holds.
+
     Parameters
     ----------
     path : str or path-like
@@ -103,8 +121,12 @@ def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
     ------
     ValueError
         If the file holds pickled objects (never loaded), is not an ``.npz`` archive,
-        or does not fit the model (the message names the parameter and both shapes);
-        the model is then left unchanged.
+        holds an entry this library does not write (an unknown optimiser key too), an
+        entry larger than the model's array, or a non-finite value (or one beyond the
+        model dtype's range), or does not fit the model (the message names the entry
+        or parameter and both shapes); the model is then left unchanged.
+    TypeError
+        If an entry's dtype does not fit (integer weights for a floating model).
 
     Examples
     --------
@@ -113,37 +135,98 @@ def load_checkpoint(path: PathLike, model: Any) -> dict[str, dict[str, Any]]:
     func = "load_checkpoint"
     path = _npz_path(func, path)
     current = _params(func, model)
-    stored = _read(func, path)
-    params = _matching(func, path, stored, "params", current, ("parameters", "parameter"))
-    configs = _optim_configs(func, stored, current)
-    state = _matching(func, path, stored, "state", getattr(model, "state", {}),
-                      ("running statistics", "running statistic"))
+    model_state = getattr(model, "state", {})
+    with _Archive(func, path) as archive:
+        needed = _plan(func, path, archive.keys, current, model_state)
+        values = {key: archive.read(key, shape, w) for key, (shape, w) in needed.items()}
+    params = _converted(func, values, "params", current)
+    state = _converted(func, values, "state", model_state)
+    configs = _optim_configs(func, values, current)
     model.params = params
     if state:
         model.state = state
     return configs
 
 
-def _matching(func: str, path: PathLike, stored: dict[str, np.ndarray], prefix: str,
-              current: dict[str, Any], what: tuple[str, str]) -> dict[str, Any]:
-    """The ``prefix/`` entries of the file, checked against the model's arrays ``current``
-    (same names, same shapes) and converted like them."""
-    names = {k.removeprefix(f"{prefix}/") for k in stored if k.startswith(f"{prefix}/")}
-    if names != set(current):
-        msg = (f"{func}: {os.fspath(path)} holds {what[0]} {sorted(names)}, "
-               f"but the model has {sorted(current)}")
-        raise ValueError(msg)
-    for k, v in current.items():
-        saved = stored[f"{prefix}/{k}"].shape
-        if tuple(saved) != tuple(v.shape):
-            msg = (f"{func}: {what[1]} {k} has shape {tuple(saved)} in {os.fspath(path)}, "
-                   f"but {tuple(v.shape)} in the model")
+def _plan(func: str, path: str, keys: Sequence[str], params: dict[str, Any],
+          state: dict[str, Any]) -> dict[str, tuple[tuple[int, ...] | None, Any]]:
+    """The entries to read, each with the model's shape for it and the model array.
+
+    Every entry name is accounted for first: ``params/`` and ``state/`` must match the
+    model's names exactly, ``optim/<param>/<key>`` must name a parameter and a key of
+    an update rule, ``meta/`` is not read; anything else is refused.
+    """
+    for prefix, current, what in (("params", params, "parameters"),
+                                  ("state", state, "running statistics")):
+        names = {k.removeprefix(f"{prefix}/") for k in keys if k.startswith(f"{prefix}/")}
+        if names != set(current):
+            msg = (f"{func}: {path} holds {what} {sorted(names)}, "
+                   f"but the model has {sorted(current)}")
             raise ValueError(msg)
-    return {k: _like(stored[f"{prefix}/{k}"], v) for k, v in current.items()}
+    needed: dict[str, tuple[tuple[int, ...] | None, Any]] = {}
+    known = _optim_keys()
+    for key in keys:
+        prefix, _, rest = key.partition("/")
+        if prefix in ("params", "state"):
+            w = (params if prefix == "params" else state)[rest]
+            needed[key] = (tuple(w.shape), w)
+        elif prefix == "optim":
+            name, _, entry = rest.partition("/")
+            if name not in params:
+                raise ValueError(f"{func}: entry {key}: optimiser state for unknown parameter "
+                                 f"{name!r}; the model has {sorted(params)}")
+            if entry not in known:
+                raise ValueError(f"{func}: entry {key}: unknown optimiser key {entry!r}; "
+                                 f"the update rules know {sorted(known)}")
+            needed[key] = (None, params[name])  # () or the parameter's shape
+        elif prefix != "meta":
+            raise ValueError(f"{func}: entry {key} of {path} is not one save_checkpoint "
+                             "writes (params/, state/, optim/ or meta/)")
+    return needed
+
+
+@functools.cache
+def _optim_keys() -> frozenset[str]:
+    """Every config key of the update rules (hyperparameters and state)."""
+    from . import optim
+
+    zero = np.zeros(1)
+    return frozenset(k for name in optim.UPDATE_RULES for k in optim.init_config(name, zero))
+
+
+def _converted(func: str, values: dict[str, np.ndarray], prefix: str,
+               current: dict[str, Any]) -> dict[str, Any]:
+    """The ``prefix/`` entries, checked (floating, finite in the model's dtype) and
+    converted to the namespace, dtype and device of the model's arrays."""
+    out = {}
+    for k, w in current.items():
+        key = f"{prefix}/{k}"
+        _values_fit(func, key, values[key], w)
+        out[k] = _like(values[key], w)
+    return out
+
+
+def _values_fit(func: str, key: str, a: np.ndarray, w: Any) -> None:
+    """Require a floating entry for the floating model array ``w`` whose values are
+    finite and within the range of ``w``'s dtype (float64 1e300 would become inf)."""
+    xp = array_namespace(func, w=w)
+    if a.dtype.kind != "f":
+        msg = (f"{func}: entry {key} has dtype {a.dtype}, but the model's array has the "
+               f"floating dtype {w.dtype}; integer or boolean values are not cast")
+        raise TypeError(msg)
+    limit = float(xp.finfo(w.dtype).max)
+    with np.errstate(all="ignore"):
+        fits = bool(np.all(np.abs(a) <= limit))  # False for NaN and inf too
+    if not fits:
+        msg = (f"{func}: entry {key} holds non-finite values or values beyond the range of "
+               f"the model's dtype {w.dtype}")
+        raise ValueError(msg)
 
 
 def read_checkpoint_meta(path: PathLike) -> dict[str, Any]:
     """The metadata of a checkpoint: 0-d entries as Python values, others as NumPy arrays.
+
+    Only the ``meta/`` entries are decompressed, each at most :data:`META_LIMIT` bytes.
 
     Examples
     --------
@@ -155,8 +238,11 @@ def read_checkpoint_meta(path: PathLike) -> dict[str, Any]:
     {'epoch': 3, 'update_rule': 'adam'}
     """
     func = "read_checkpoint_meta"
-    stored = _read(func, _npz_path(func, path))
-    return {k.removeprefix("meta/"): _scalar(a) for k, a in stored.items() if k.startswith("meta/")}
+    with _Archive(func, _npz_path(func, path)) as archive:
+        return {k.removeprefix("meta/"): _scalar(archive.read(k, None, None))
+                for k in archive.keys if k.startswith("meta/")}
+
+
 
 
 def _npz_path(func: str, path: Any) -> str:
@@ -190,10 +276,22 @@ def _host(func: str, where: str, value: Any) -> np.ndarray:
     return a
 
 
+def _temporary_prefix(directory: str, name: str) -> str:
+    """``.<name>.`` cut so that the temporary name (prefix, mkstemp's 8 random characters
+    and ``.tmp``) stays within the file system's limit on a name (255 on most)."""
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows): the usual limit
+        limit = 255
+    room = max(limit - len(".") - len(".") - 8 - len(".tmp"), 1)
+    return f".{name[:room]}."
+
+
 def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez`` to a temporary file in ``path``'s directory, fsync, then ``os.replace``."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(directory, os.path.basename(path)),
+                               suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stubs: allow_pickle
@@ -213,29 +311,116 @@ def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
             os.close(dir_fd)
 
 
-def _read(func: str, path: str) -> dict[str, np.ndarray]:
-    """Every entry of the archive, read without ever unpickling.
+#: Bytes a ``.npy`` header may take (NumPy writes about 128 for these entries).
+HEADER_LIMIT = 1 << 16
+#: Bytes a metadata entry may hold (a history of eight million floats).
+META_LIMIT = 1 << 26
 
-    A truncated or corrupt file (zipfile.BadZipFile, EOFError, zlib.error, ...) or an
-    entry that is not a real numeric array gives the same ValueError; the file is
-    opened here, so it is closed whatever ``np.load`` raises.
+
+class _Archive:
+    """An ``.npz`` file opened for reading entry by entry, never unpickling.
+
+    Opening reads the zip directory and every entry's ``.npy`` header (a few hundred
+    bytes decompressed each: no object dtype anywhere, even in entries never read);
+    :meth:`read` decompresses one entry after checking its declared size.  A truncated
+    or corrupt file (zipfile.BadZipFile, EOFError, zlib.error, ...) or an entry that is
+    not a real numeric array gives one ValueError.
     """
-    with open(path, "rb") as f:  # OSError (missing file, ...) passes through
+
+    def __init__(self, func: str, path: str) -> None:
+        self.func, self.path = func, path
+        self.keys: list[str] = []
+
+    def __enter__(self) -> _Archive:
+        self._file = open(self.path, "rb")  # closed in __exit__; OSError (missing file) passes
         try:
-            archive = np.load(f, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array")
-            with archive:
-                stored = {k: archive[k] for k in archive.files}
-            for k, a in stored.items():
-                kind = a.dtype.kind
-                if kind not in "biuf" and not (kind == "U" and k.startswith("meta/")):
-                    raise ValueError(f"entry {k} has dtype {a.dtype}")
-            return stored
+            self._zip = zipfile.ZipFile(self._file)
+            self._infos: dict[str, zipfile.ZipInfo] = {}
+            for info in self._zip.infolist():
+                if info.is_dir() or not info.filename.endswith(".npy"):
+                    raise ValueError(f"entry {info.filename} is not a .npy array")
+                self._infos[info.filename.removesuffix(".npy")] = info
+            for key, info in self._infos.items():
+                with self._zip.open(info) as fp:
+                    self._header(key, fp)
         except Exception as err:
-            msg = (f"{func}: {path} must be an .npz archive of numeric arrays; pickled "
-                   f"objects are never loaded ({type(err).__name__}: {err})")
-            raise ValueError(msg) from None
+            self._file.close()
+            raise self._corrupt(err) from None
+        self.keys = list(self._infos)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._zip.close()
+        self._file.close()
+
+    def _corrupt(self, err: Exception) -> ValueError:
+        msg = (f"{self.func}: {self.path} must be an .npz archive of numeric arrays; pickled "
+               f"objects are never loaded ({type(err).__name__}: {err})")
+        return ValueError(msg)
+
+    @staticmethod
+    def _header(key: str, fp: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+        """Shape, Fortran order and dtype from the ``.npy`` header; only numbers (and
+        strings under ``meta/``) pass."""
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            header = np.lib.format.read_array_header_1_0(fp, max_header_size=HEADER_LIMIT)
+        elif version == (2, 0):
+            header = np.lib.format.read_array_header_2_0(fp, max_header_size=HEADER_LIMIT)
+        else:
+            raise ValueError(f"entry {key} has .npy format version {version}")
+        shape, fortran, dtype = header
+        if dtype.hasobject or (dtype.kind not in "biuf"
+                               and not (dtype.kind == "U" and key.startswith("meta/"))):
+            raise ValueError(f"entry {key} has dtype {dtype}")
+        return tuple(shape), bool(fortran), dtype
+
+    def read(self, key: str, shape: tuple[int, ...] | None, w: Any) -> np.ndarray:
+        """Entry ``key`` as a host array, decompressed only once its sizes are checked.
+
+        ``shape`` is the model's shape for the entry; None allows ``()`` or ``w``'s
+        shape (optimiser state), or with ``w`` None too any shape of a metadata entry
+        of at most :data:`META_LIMIT` bytes.  The entry's declared size is checked
+        against that bound before anything is decompressed, and then against its header.
+        """
+        info = self._infos[key]
+        shapes = [shape] if shape is not None else [] if w is None else [(), tuple(w.shape)]
+        limit = META_LIMIT if w is None else HEADER_LIMIT + 8 * max(map(math.prod, shapes))
+        if info.file_size > limit:
+            wanted = ("metadata" if w is None else
+                      " or ".join(f"a {s} array" for s in shapes) + " of the model")
+            raise ValueError(f"{self.func}: entry {key} of {self.path} declares "
+                             f"{info.file_size} bytes, more than the {limit} that {wanted} "
+                             "may take; nothing was decompressed")
+        check.allocation(self.func, info.file_size, f"entry {key} of {self.path}")
+        with self._zip.open(info) as fp:
+            found, fortran, dtype = self._header(key, fp)
+            if shapes and found not in shapes:
+                raise self._shape_error(key, found, shapes)
+            nbytes = math.prod(found) * dtype.itemsize
+            if fp.tell() + nbytes != info.file_size:
+                raise ValueError(f"{self.func}: entry {key} of {self.path} declares "
+                                 f"{info.file_size} bytes, but its header says "
+                                 f"{fp.tell() + nbytes}")
+            try:
+                raw = fp.read(nbytes)
+            except Exception as err:  # zlib.error, BadZipFile (CRC), EOFError, ...
+                raise self._corrupt(err) from None
+        if len(raw) != nbytes:
+            raise self._corrupt(EOFError(f"entry {key} is truncated"))
+        a = np.frombuffer(raw, dtype=dtype).reshape(found, order="F" if fortran else "C")
+        return a.astype(dtype.newbyteorder("="), copy=False)
+
+    def _shape_error(self, key: str, found: tuple[int, ...],
+                     shapes: list[tuple[int, ...]]) -> ValueError:
+        prefix, _, name = key.partition("/")
+        if prefix == "optim":
+            param = name.partition("/")[0]
+            return ValueError(f"{self.func}: optimiser state {name} has shape {found}, but "
+                              f"parameter {param} has {shapes[-1]} in the model")
+        what = "parameter" if prefix == "params" else "running statistic"
+        return ValueError(f"{self.func}: {what} {name} has shape {found} in {self.path}, "
+                          f"but {shapes[0]} in the model")
 
 
 def _like(a: np.ndarray, w: Any) -> Any:
@@ -248,18 +433,28 @@ def _scalar(a: np.ndarray) -> Any:
     return a.item() if a.ndim == 0 else a
 
 
-def _optim_configs(func: str, stored: dict[str, np.ndarray], params: dict[str, Any]) -> dict:
+
+
+def _optim_configs(func: str, values: dict[str, np.ndarray], params: dict[str, Any]) -> dict:
+    """The ``optim/`` entries: state arrays (floating, finite, in the parameter's namespace,
+    dtype and device) and 0-d numbers (``t`` a non-negative integer, the others real)."""
     configs: dict[str, dict[str, Any]] = {}
-    for key, a in stored.items():
+    for key, a in values.items():
         if not key.startswith("optim/"):
             continue
         name, _, entry = key.removeprefix("optim/").partition("/")
-        if name not in params:
-            raise ValueError(f"{func}: optimiser state for unknown parameter {name!r}")
         w = params[name]
-        if a.ndim > 0 and tuple(a.shape) != tuple(w.shape):
-            msg = (f"{func}: optimiser state {name}/{entry} has shape {tuple(a.shape)}, "
-                   f"but parameter {name} has {tuple(w.shape)} in the model")
-            raise ValueError(msg)
-        configs.setdefault(name, {})[entry] = _scalar(a) if a.ndim == 0 else _like(a, w)
+        if a.ndim > 0:
+            _values_fit(func, key, a, w)
+            configs.setdefault(name, {})[entry] = _like(a, w)
+            continue
+        kinds = "iu" if entry == "t" else "iuf"
+        if a.dtype.kind not in kinds:
+            want = "an integer" if entry == "t" else "a real number"
+            raise TypeError(f"{func}: entry {key} must hold {want}, got dtype {a.dtype}")
+        value = a.item()
+        if not math.isfinite(value) or (entry == "t" and value < 0):
+            want = "a non-negative integer" if entry == "t" else "a finite number"
+            raise ValueError(f"{func}: entry {key} must hold {want}, got {value!r}")
+        configs.setdefault(name, {})[entry] = value
     return configs

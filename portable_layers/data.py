@@ -206,6 +206,9 @@ def load_cifar10(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         both ``pickle.UnpicklingError`` and ``ValueError``); nothing in it is executed.
     ValueError
         If a file is truncated or corrupt, or holds wrong shapes or labels.
+    MemoryError
+        If the images cannot fit in the memory available as float64 (estimated from
+        the files' sizes before anything is read).
 
     Examples
     --------
@@ -220,8 +223,12 @@ def load_cifar10(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         raise FileNotFoundError(f"load_cifar10: root {root} is not a directory")
     folder, suffix = _find_layout(root)
     read = _read_binary_batch if suffix == ".bin" else _read_pickle_batch
+    paths = _batch_paths(folder, suffix)
+    # the files' pixels (one byte each) become float64: 8 bytes a pixel, plus the bytes
+    pixels = sum(p.stat().st_size for p in paths)
+    check.allocation("load_cifar10", 9 * pixels, f"the {len(paths)} batches in {folder}")
     batches = []
-    for path in _batch_paths(folder, suffix):
+    for path in paths:
         data, labels = read(path)
         _check_batch(path, data, labels)
         batches.append((data, labels))
@@ -283,7 +290,8 @@ def split_and_normalize(
     num_train, num_val, num_test : int
         Split sizes; their sum must not exceed N.  ``num_train`` >= 1.
     seed : int
-        Seed of the ``numpy.random.Generator`` that shuffles the samples.
+        Seed of the ``numpy.random.Generator`` that shuffles the samples: a
+        non-negative integer.
 
     Returns
     -------
@@ -295,7 +303,11 @@ def split_and_normalize(
     Raises
     ------
     ValueError
-        If X and y disagree in length or the sizes do not fit into N.
+        If X and y disagree in length, the sizes do not fit into N or ``seed`` is not
+        a non-negative integer.
+    MemoryError
+        If the shuffled, centred copies of X cannot fit in the memory available
+        (checked before they are made).
 
     Examples
     --------
@@ -312,6 +324,7 @@ def split_and_normalize(
         "num_val": check.integer(func, "num_val", num_val),
         "num_test": check.integer(func, "num_test", num_test),
     }
+    seed = check.integer(func, "seed", seed, want="a non-negative integer")
     if X.ndim < 1 or y.shape != (X.shape[0],):
         msg = f"{func}: y must have shape (N,) to match X of shape {X.shape}, got {y.shape}"
         raise ValueError(msg)
@@ -324,6 +337,9 @@ def split_and_normalize(
         msg = f"{func}: {parts} = {sum(sizes.values())} exceeds the {X.shape[0]} samples"
         raise ValueError(msg)
     dtype = X.dtype if X.dtype == np.float32 else np.float64
+    # the shuffled copy, its cast and the centred splits, before any is made
+    check.allocation(func, 3 * X.size * np.dtype(dtype).itemsize,
+                     f"shuffling and centring X of shape {X.shape}")
     order = np.random.default_rng(seed).permutation(X.shape[0])
     X, y = X[order].astype(dtype), y[order].astype(np.int64)
     mean_image = None

@@ -64,7 +64,7 @@ def _host_params(model: Any, params: dict[str, Array] | None) -> dict[str, np.nd
 
 
 def _block_sums(model: Any, backend: str, params: dict[str, np.ndarray], X: np.ndarray,
-                y: np.ndarray) -> dict[str, np.ndarray]:
+                y: np.ndarray, seed: int | None = None) -> dict[str, np.ndarray]:
     """``n * loss`` and ``n * grads`` of one block of rows, as float64 host arrays."""
     xp = _compat.get_namespace(backend)
     dtype = params[next(iter(params))].dtype
@@ -72,18 +72,20 @@ def _block_sums(model: Any, backend: str, params: dict[str, np.ndarray], X: np.n
         # the block belongs to this task alone: no defensive copies (a block may be large)
         p = {k: xp.asarray(v) for k, v in params.items()}
         Xb, yb = xp.asarray(np.asarray(X, dtype=dtype)), xp.asarray(np.asarray(y))
-        loss, grads = _loss_and_grads(model, Xb, yb, p)
+        loss, grads = _loss_and_grads(model, Xb, yb, p, seed)
         n = float(X.shape[0])
         sums = {k: n * _compat.to_numpy(g).astype(np.float64) for k, g in grads.items()}
         sums[""] = np.asarray(n * float(loss))  # "" cannot clash with a parameter name
     return sums
 
 
-def _loss_and_grads(model: Any, X: Array, y: Array, params: dict[str, Array]) -> Any:
+def _loss_and_grads(model: Any, X: Array, y: Array, params: dict[str, Array],
+                    seed: int | None = None) -> Any:
     """``(loss, grads)`` without touching the model: its pure ``apply`` where it has one
-    (the running statistics are neither used in train mode nor changed)."""
+    (the running statistics are neither used in train mode nor changed), with the
+    dropout masks of ``seed``."""
     if callable(getattr(model, "apply", None)):
-        return model.apply(X, y, params=params)[0]
+        return model.apply(X, y, params=params, dropout_seed=seed)[0]
     return model.loss(X, y, params=params)
 
 
@@ -127,6 +129,7 @@ def full_batch_loss_and_grads(
     params: dict[str, Array] | None = None,
     split_every: int = 8,
     compute: bool = True,
+    seed: int | None = None,
 ) -> Any:
     """Loss and gradients of ``model`` over the whole dataset ``(X, y)``, block by block.
 
@@ -156,6 +159,15 @@ def full_batch_loss_and_grads(
     compute : bool
         With Dask inputs, False returns a ``dask.delayed`` object that computes to
         ``(loss, grads)`` instead of computing now.
+    seed : int, optional
+        Seed of the dropout masks (a non-negative integer), for a model with dropout
+        and a pure ``apply`` (the models of this library): the same seed gives the same
+        loss and gradients on every call, on any scheduler.  In memory the masks are
+        ``model.apply``'s for ``dropout_seed=seed``; block ``k`` of a Dask array uses
+        ``derive_seed(seed, k)``, so blocks draw different masks and the result does
+        not depend on which worker runs which block, but does depend on the chunking.
+        None (the default): fresh masks on every call, so two calls differ.  Models
+        without dropout (or with ``dropout_param['seed']`` set) ignore it.
 
     Returns
     -------
@@ -167,9 +179,10 @@ def full_batch_loss_and_grads(
     Raises
     ------
     TypeError
-        If the model has no params dict.
+        If the model has no params dict, or ``X`` or ``y`` is not an array.
     ValueError
-        If ``y`` does not have N entries or ``split_every`` is below 2; for Dask
+        If ``y`` does not have N entries, ``split_every`` is below 2 or ``seed`` is
+        not a non-negative integer; for Dask
         inputs and a model with batch normalization but no pure ``apply``; when the
         graph runs, the model's own errors (e.g. a label outside [0, C)).
 
@@ -197,6 +210,11 @@ def full_batch_loss_and_grads(
     """
     func = "full_batch_loss_and_grads"
     split_every = check.integer(func, "split_every", split_every, low=2)
+    seed = check.integer(func, "seed", seed, allow_none=True, want="a non-negative integer")
+    for name, value in (("X", X), ("y", y)):
+        if not _compat.is_array_api_obj(value):
+            msg = f"{func}: {name} must be an array (NumPy, Dask, ...), got {type(value).__name__}"
+            raise TypeError(msg)
     model_params = model.params if params is None else params
     host = _host_params(model, params)
     xp = _compat.array_namespace(func, **{k: v for k, v in model_params.items()})
@@ -204,7 +222,8 @@ def full_batch_loss_and_grads(
         if X.shape[0] != y.shape[0]:
             msg = f"{func}: y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}"
             raise ValueError(msg)
-        total = _block_sums(model, _backend(xp), host, _compat.to_numpy(X), _compat.to_numpy(y))
+        total = _block_sums(model, _backend(xp), host, _compat.to_numpy(X), _compat.to_numpy(y),
+                            seed)
         return _finish(total, int(X.shape[0]), model_params, xp)
     n = int(X.shape[0])
     if _has_batchnorm(model):
@@ -214,7 +233,7 @@ def full_batch_loss_and_grads(
                    "on Dask arrays; block-by-block gradients would normalise each block with "
                    "its own statistics and be wrong, so Dask inputs are refused")
             raise ValueError(msg)
-        graph = _synced_graph(func, model, X, y, host)
+        graph = _synced_graph(func, model, X, y, host, seed)
         classes = getattr(model, "num_classes", None)
         if not compute:
             return _compat.dask_delayed(_finish_synced, graph, n, model_params, xp, classes)
@@ -223,8 +242,9 @@ def full_batch_loss_and_grads(
     # the model and its params become one key each, shipped to a worker once
     shared_model, shared = _compat.dask_constant(model), _compat.dask_constant(host)
     backend = _backend(xp)
-    parts = [_compat.dask_delayed(_block_sums, shared_model, backend, shared, Xb, yb)
-             for Xb, yb in blocks]
+    parts = [_compat.dask_delayed(_block_sums, shared_model, backend, shared, Xb, yb,
+                                  None if seed is None else _compat.derive_seed(seed, k))
+             for k, (Xb, yb) in enumerate(blocks)]
     total = _tree_sum(parts, split_every)
     if not compute:
         return _compat.dask_delayed(_finish, total, n, model_params, xp)
@@ -232,7 +252,7 @@ def full_batch_loss_and_grads(
 
 
 def _synced_graph(func: str, model: Any, X: Array, y: Array,
-                  host: dict[str, np.ndarray]) -> tuple[Any, ...]:
+                  host: dict[str, np.ndarray], seed: int | None = None) -> tuple[Any, ...]:
     """``(loss, grads, y_min, y_max)`` as one lazy Dask graph over the whole batch.
 
     The model's pure ``apply`` runs on Dask arrays (its parameters one chunk each), so
@@ -246,7 +266,8 @@ def _synced_graph(func: str, model: Any, X: Array, y: Array,
     X, y = _compat.dask_rows(func, X, y)
     dtype = host[next(iter(host))].dtype
     params = {k: _compat.dask_constant_array(v) for k, v in host.items()}
-    (loss, grads), _ = model.apply(X.astype(dtype), y, params=params, state={})
+    (loss, grads), _ = model.apply(X.astype(dtype), y, params=params, state={},
+                                   dropout_seed=seed)
     return loss, grads, y.min(), y.max()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -156,3 +158,139 @@ def test_batchnorm_running_statistics_round_trip(xp: Any, tmp_path: Any) -> None
     plain = FullyConnectedNet([4], 3, 2, xp=backend, seed=1)  # no batchnorm: no statistics
     with pytest.raises(ValueError, match=r"load_checkpoint: .* holds parameters"):
         load_checkpoint(path, plain)
+
+
+# -- Hostile files (issue 21): refused by name, at a bounded memory cost ------------------
+
+
+def _write_npz(path: Any, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
+def _saved(xp: Any, tmp_path: Any, **extra: np.ndarray) -> tuple[Any, Any]:
+    """A checkpoint of a fresh model plus ``extra`` entries (names with '/' allowed)."""
+    model = model_on(base_namespace(xp), seed=0)
+    arrays = {f"params/{k}": v for k, v in host(model.params).items()}
+    arrays.update(extra)
+    path = tmp_path / "ck.npz"
+    _write_npz(path, arrays)
+    return path, model_on(base_namespace(xp), seed=1)
+
+
+@pytest.mark.parametrize(("entry", "value", "exc", "fragment"), [
+    ("params/W1", np.full((D, H), np.inf), ValueError, "entry params/W1 holds non-finite"),
+    ("params/b1", np.full(H, np.nan), ValueError, "entry params/b1 holds non-finite"),
+    ("params/W1", np.ones((D, H), np.int64), TypeError, "entry params/W1 has dtype int64"),
+    ("params/W1", np.ones((D, H), bool), TypeError, "entry params/W1 has dtype bool"),
+    ("extra/W1", np.ones(2), ValueError, "entry extra/W1 of"),
+    ("optim/W1/bogus", np.ones((D, H)), ValueError, "unknown optimiser key 'bogus'"),
+    ("optim/W9/m", np.ones((D, H)), ValueError, "optimiser state for unknown parameter 'W9'"),
+    ("optim/W1/m", np.ones((D, H), np.int64), TypeError, "entry optim/W1/m has dtype int64"),
+    ("optim/W1/m", np.full((D, H), np.inf), ValueError, "entry optim/W1/m holds non-finite"),
+    ("optim/W1/t", np.array(-1), ValueError, "entry optim/W1/t must hold a non-negative"),
+    ("optim/W1/t", np.array(1.5), TypeError, "entry optim/W1/t must hold an integer"),
+    ("optim/W1/learning_rate", np.array(np.nan), ValueError, "must hold a finite number"),
+])
+def test_hostile_entries_refused_by_name(xp: Any, tmp_path: Any, entry: str, value: np.ndarray,
+                                         exc: type[Exception], fragment: str) -> None:
+    path, target = _saved(xp, tmp_path, **{entry: value})
+    before = host(target.params)
+    with pytest.raises(exc, match=f"load_checkpoint: .*{re.escape(fragment)}"):
+        load_checkpoint(path, target)
+    for k, v in before.items():
+        assert_close(target.params[k], v)
+
+
+def test_values_beyond_the_model_dtype_refused(xp: Any, tmp_path: Any) -> None:
+    """float64 1e300 would become inf in a float32 model: refused, not cast."""
+    ns = base_namespace(xp)
+    source = model_on(ns, seed=0)
+    big = {**host(source.params), "W2": np.full((H, C), 1e300)}
+    path = tmp_path / "big.npz"
+    _write_npz(path, {f"params/{k}": v for k, v in big.items()})
+    with pytest.raises(ValueError, match="entry params/W2 holds non-finite values or values "
+                       "beyond the range of the model's dtype"):
+        load_checkpoint(path, model_on(ns, seed=1, dtype="float32"))
+    target = model_on(ns, seed=1)  # float64 holds 1e300
+    load_checkpoint(path, target)
+    assert_close(target.params["W2"], big["W2"])
+
+
+def test_meta_is_not_read_by_load_and_names_are_checked(xp: Any, tmp_path: Any) -> None:
+    path, target = _saved(xp, tmp_path, **{"meta/epoch": np.array(4)})
+    assert load_checkpoint(path, target) == {}
+    assert read_checkpoint_meta(path) == {"epoch": 4}
+
+
+def _bomb(path: Any, arrays: dict[str, np.ndarray], name: str, nbytes: int) -> None:
+    """``arrays`` as an .npz plus entry ``name``: a float64 array of ``nbytes`` zeros,
+    deflated (about 1000:1) and written in chunks, so writing costs little memory."""
+    import zipfile
+
+    _write_npz(path, arrays)
+    header = {"descr": "<f8", "fortran_order": False, "shape": (nbytes // 8,)}
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf, \
+            zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        chunk = bytes(1 << 22)
+        for _ in range(nbytes // len(chunk)):
+            f.write(chunk)
+
+
+@pytest.mark.parametrize("name", ["meta/junk", "params/W1", "optim/W1/m", "extra/junk"])
+def test_a_compressed_bomb_costs_no_memory(tmp_path: Any, name: str) -> None:
+    """A 0.4 MB file with one entry holding 400 MB of zeros: loading either refuses it by
+    name or never decompresses it; peak memory stays within a few MB (tracemalloc sees
+    NumPy's and zlib's buffers)."""
+    import tracemalloc
+
+    source = model_on(np, seed=0)
+    arrays = {f"params/{k}": v for k, v in host(source.params).items() if f"params/{k}" != name}
+    path = tmp_path / "bomb.npz"
+    _bomb(path, arrays, name, 400 * 2**20)
+    assert path.stat().st_size < 2**20  # the file is small...
+    target = model_on(np, seed=1)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        if name == "meta/junk":  # ...and its entry is never decompressed by a load
+            load_checkpoint(path, target)
+            assert_close(target.params["W1"], source.params["W1"])
+        else:
+            with pytest.raises(ValueError, match=f"load_checkpoint: .*entry {name}"):
+                load_checkpoint(path, target)
+        with pytest.raises(ValueError, match=r"read_checkpoint_meta: entry meta/junk .* "
+                           r"declares") if name == "meta/junk" else contextlib.nullcontext():
+            read_checkpoint_meta(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB while loading a 400 MiB bomb"
+
+
+def test_a_long_file_name_saves(xp: Any, tmp_path: Any) -> None:
+    """A valid 250-character name: the temporary name used to exceed the 255 limit."""
+    model = model_on(base_namespace(xp), seed=0)
+    path = tmp_path / ("c" * 246 + ".npz")
+    save_checkpoint(path, model, epoch=1)
+    assert os.listdir(tmp_path) == [path.name]
+    target = model_on(base_namespace(xp), seed=1)
+    load_checkpoint(path, target)
+    assert_close(target.params["W1"], model.params["W1"])
+
+
+def test_declared_size_must_match_the_header(xp: Any, tmp_path: Any) -> None:
+    """An entry whose header promises more data than the zip directory declares."""
+    import zipfile
+
+    path, target = _saved(xp, tmp_path, **{"params/b1": np.ones(H, np.float32)})
+    forged = tmp_path / "forged.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "params/b1.npy":
+                data = data.replace(b"<f4", b"<f8")  # the header promises twice the data
+            dst.writestr(info.filename, data)
+    with pytest.raises(ValueError, match=r"load_checkpoint: entry params/b1 of .* declares "
+                       r"140 bytes, but its header says 152"):
+        load_checkpoint(forged, target)

@@ -263,3 +263,36 @@ def test_compute_counter_sees_threads() -> None:
     with ComputeCounter() as counter:
         by_rows(np.ones((4, 2))).sum().compute()
     assert counter.count == 1 and threading.active_count() >= 1
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm"])
+def test_full_batch_with_dropout_is_reproducible_with_a_seed(normalization: Any) -> None:
+    """Issue 21: dropout made two calls differ; ``seed=`` fixes the masks (in memory they
+    are ``apply``'s for ``dropout_seed=seed``), and a bad seed is refused by name."""
+    from portable_layers.models import FullyConnectedNet
+
+    model = FullyConnectedNet([6], 4, 3, dropout_keep_ratio=0.5, normalization=normalization,
+                              seed=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 4)), rng.integers(0, 3, 12)
+    Xd, yd = da.from_array(X, chunks=4), da.from_array(y, chunks=4)
+    for inputs in ((X, y), (Xd, yd)):
+        first, again = (full_batch_loss_and_grads(model, *inputs, seed=7) for _ in range(2))
+        assert float(first[0]) == float(again[0])
+        for k in model.params:
+            np.testing.assert_array_equal(first[1][k], again[1][k])
+        other = full_batch_loss_and_grads(model, *inputs, seed=8)
+        assert float(other[0]) != float(first[0])  # the seed does pick the masks
+    (ref_loss, ref_grads), _ = model.apply(X, y, dropout_seed=7, state={})
+    loss, grads = full_batch_loss_and_grads(model, X, y, seed=7)
+    assert_close(loss, ref_loss, rtol=RTOL, atol=ATOL)
+    assert_close(grads["W1"], ref_grads["W1"], rtol=RTOL, atol=ATOL)
+    if normalization == "batchnorm":  # one graph over all rows: apply's masks exactly
+        assert_close(full_batch_loss_and_grads(model, Xd, yd, seed=7)[0], ref_loss,
+                     rtol=RTOL, atol=ATOL)
+    for bad in (-1, 2.5, "0", True):
+        with pytest.raises(ValueError, match="full_batch_loss_and_grads: seed must be a "
+                           "non-negative integer"):
+            full_batch_loss_and_grads(model, X, y, seed=bad)
+    with pytest.raises(TypeError, match="full_batch_loss_and_grads: X must be an array"):
+        full_batch_loss_and_grads(model, X.tolist(), y)

@@ -311,3 +311,47 @@ def test_cifar_python2_style_pickle(cifar_py: Path) -> None:
     _, _, X_test, y_test = load_cifar10(cifar_py)
     np.testing.assert_array_equal(X_test.reshape(len(labels), -1), data)
     np.testing.assert_array_equal(y_test, labels)
+
+
+# -- Issue 21: seeds and sizes checked before any work --------------------------------------
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "0", True, None, 2**70 * -1])
+def test_split_seed_must_be_a_non_negative_integer(xp: Any, seed: Any) -> None:
+    ns = base_namespace(xp)
+    X, y = ns.asarray(np.ones((6, 2))), ns.asarray(np.arange(6))
+    with pytest.raises(ValueError, match="split_and_normalize: seed must be a non-negative "
+                       "integer, got"):
+        split_and_normalize(X, y, num_train=3, num_val=1, seed=seed)
+
+
+def test_split_accepts_large_and_numpy_seeds(xp: Any) -> None:
+    ns = base_namespace(xp)
+    X, y = ns.asarray(np.arange(12.0).reshape(6, 2)), ns.asarray(np.arange(6))
+    a = split_and_normalize(X, y, num_train=3, num_val=1, seed=np.int64(2**40))
+    b = split_and_normalize(X, y, num_train=3, num_val=1, seed=2**40)
+    np.testing.assert_array_equal(a["y_train"], b["y_train"])
+    order = np.random.default_rng(2**40).permutation(6)  # the documented shuffle
+    np.testing.assert_array_equal(b["y_train"], order[:3])
+
+
+def test_split_refuses_what_cannot_fit_before_copying(monkeypatch: Any) -> None:
+    from portable_layers import _validate
+
+    monkeypatch.setattr(_validate, "SMALL_ALLOCATION", 0)
+    monkeypatch.setattr(_validate, "available_memory", lambda: 1000)
+    X = np.broadcast_to(np.zeros(1), (10**6, 3, 32, 32))  # 8 bytes in memory
+    with pytest.raises(MemoryError, match=r"split_and_normalize: shuffling and centring X of "
+                       r"shape \(1000000, 3, 32, 32\) would need 68.7 GiB, more than"):
+        split_and_normalize(X, np.zeros(10**6, np.int64), num_train=10, num_val=1)
+
+
+def test_cifar_refuses_what_cannot_fit_before_reading(cifar_py: Path, monkeypatch: Any) -> None:
+    from portable_layers import _validate
+
+    monkeypatch.setattr(_validate, "SMALL_ALLOCATION", 0)
+    monkeypatch.setattr(_validate, "available_memory", lambda: 1000)
+    with pytest.raises(MemoryError, match=r"load_cifar10: the 3 batches in .* would need"):
+        load_cifar10(cifar_py)
+    monkeypatch.setattr(_validate, "available_memory", lambda: 2**40)
+    assert load_cifar10(cifar_py)[0].shape == (sum(BATCH_SIZES), 3, 32, 32)

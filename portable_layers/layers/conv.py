@@ -113,12 +113,19 @@ def _conv_setup(func: str, x: Array, w: Array, b: Array, conv_param: Any) -> tup
     f, _, hh, ww = w.shape
     check.shape(func, "w", w, (f, c, hh, ww), hint=f"(F, C, HH, WW) with C = {c} channels of x")
     check.shape(func, "b", b, (f,), hint=f"(F,) = ({f},) to match w")
+    check.same_device(func, x=x, w=w, b=b)
     params = check.mapping(func, "conv_param", conv_param)
     stride = check.integer_item(func, "conv_param", params, "stride", 1)
     pad = check.integer_item(func, "conv_param", params, "pad", 0)
     hp, wp = h + 2 * pad, wd + 2 * pad
     ho = _out_size(func, "kernel height HH =", hp, hh, stride)
     wo = _out_size(func, "kernel width WW =", wp, ww, stride)
+    n = x.shape[0]
+    # the padded input and the stacked windows (im2col), before either is allocated
+    size = check.itemsize(xp, x.dtype)
+    check.allocation(func, size * n * c * (hp * wp + hh * ww * ho * wo),
+                     f"x of shape {tuple(x.shape)} with pad={pad}, stride={stride} and a "
+                     f"{hh}x{ww} kernel")
     return xp, {"stride": stride, "pad": pad}, ho, wo
 
 
@@ -151,8 +158,11 @@ def conv_forward(
         If an array is not floating, the arrays mix libraries or ``conv_param`` is
         not a dict.
     ValueError
-        If the shapes disagree, ``stride``/``pad`` are missing or invalid, or the
-        kernel is larger than the padded input.
+        If the shapes disagree, ``stride``/``pad`` are missing or invalid, the
+        kernel is larger than the padded input, or the arrays are on two devices.
+    MemoryError
+        If the padded input and its windows cannot fit in the memory available
+        (``pad=10**9``), raised before anything is allocated.
 
     Examples
     --------
@@ -205,9 +215,10 @@ def conv_backward(
     [(1, 2, 4, 4), (3, 2, 3, 3), (3,)]
     """
     func = "conv_backward"
-    x, w, b, conv_param = cache
+    x, w, b, conv_param = check.cache(func, cache, 4, "(x, w, b, conv_param) from conv_forward")
     _, param, ho, wo = _conv_setup(func, x, w, b, conv_param)
     xp = array_namespace(func, dout=dout, x=x)
+    check.same_device(func, dout=dout, x=x)
     n, c, h, wd = x.shape
     f, _, hh, ww = w.shape
     stride, pad = param["stride"], param["pad"]

@@ -30,13 +30,37 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
     check.ndim(func, "x", x, 2)
     n, c = x.shape
     check.nonempty(func, "x", x)
-    checked = check.labels(func, y, n, c, xp)
-    valid = None if checked else xp.all((y >= 0) & (y < c))
+    check.same_device(func, x=x, y=y)
+    try:
+        checked = check.labels(func, y, n, c, xp)
+    except NotImplementedError:  # PyTorch's uint16/32/64: no min, max or comparisons
+        msg = (f"{func}: y has dtype {y.dtype}, which its library cannot compare or reduce; "
+               "use int64 (or int32, uint8) labels")
+        raise TypeError(msg) from None
+    if checked:
+        valid = None
+    elif _fits(xp, y.dtype, c):
+        valid = xp.all((y >= 0) & (y < c))
+    else:  # every value of y's dtype is below c (and ``y < c`` may not even convert c)
+        valid = xp.all(y >= 0)
     return xp, _onehot(xp, y, c), valid
 
 
+def _fits(xp: Any, dtype: Any, c: int) -> bool:
+    """Whether the labels' integer ``dtype`` holds every class index 0..c-1."""
+    return int(xp.iinfo(dtype).max) >= c - 1
+
+
 def _onehot(xp: Any, y: Array, c: int) -> Array:
-    """Boolean (N, C) mask of the labels ``y``."""
+    """Boolean (N, C) mask of the labels ``y``.
+
+    The class indices are built in y's dtype when it holds them all, else in a wider
+    one (uint8 labels and 300 classes: ``arange(300, dtype=uint8)`` would wrap around
+    and match label 5 at index 261 too); one dtype query, no pass over the data.
+    """
+    if not _fits(xp, y.dtype, c):
+        wide = xp.int32 if c - 1 <= 2**31 - 1 and xp.iinfo(y.dtype).bits < 32 else xp.int64
+        y = xp.astype(y, wide)
     return y[:, None] == xp.arange(c, dtype=y.dtype, device=device(y))
 
 
@@ -58,7 +82,7 @@ def svm_loss(x: Array, y: Array) -> tuple[Array, Array]:
     x : floating array of shape (N, C)
         Class scores.
     y : integer array of shape (N,)
-        Labels in [0, C).
+        Labels in [0, C), of any integer dtype (uint8 labels with 300 classes too).
 
     Returns
     -------
@@ -70,7 +94,8 @@ def svm_loss(x: Array, y: Array) -> tuple[Array, Array]:
     TypeError
         If ``x`` is not floating or ``y`` not integer, or they mix libraries.
     ValueError
-        If the shapes disagree, the batch is empty or a label is outside [0, C).
+        If the shapes disagree, the batch is empty, a label is outside [0, C) or
+        ``x`` and ``y`` are on two devices.
 
     Examples
     --------
@@ -102,7 +127,7 @@ def softmax_loss(x: Array, y: Array) -> tuple[Array, Array]:
     x : floating array of shape (N, C)
         Class scores (logits).
     y : integer array of shape (N,)
-        Labels in [0, C).
+        Labels in [0, C), of any integer dtype.
 
     Returns
     -------
@@ -114,7 +139,8 @@ def softmax_loss(x: Array, y: Array) -> tuple[Array, Array]:
     TypeError
         If ``x`` is not floating or ``y`` not integer, or they mix libraries.
     ValueError
-        If the shapes disagree, the batch is empty or a label is outside [0, C).
+        If the shapes disagree, the batch is empty, a label is outside [0, C) or
+        ``x`` and ``y`` are on two devices.
 
     Examples
     --------

@@ -40,6 +40,11 @@ def _pool_setup(func: str, x: Array, pool_param: Any) -> tuple[Any, dict[str, in
     _, _, h, w = x.shape
     ho = _out_size(func, "pool_height", h, param["pool_height"], param["stride"])
     wo = _out_size(func, "pool_width", w, param["pool_width"], param["stride"])
+    n, c = x.shape[:2]
+    windows = n * c * param["pool_height"] * param["pool_width"] * ho * wo  # stacked slices
+    check.allocation(func, check.itemsize(xp, x.dtype) * windows,
+                     f"the {param['pool_height']}x{param['pool_width']} windows of x of "
+                     f"shape {tuple(x.shape)} with stride {param['stride']}")
     return xp, param, ho, wo
 
 
@@ -66,6 +71,9 @@ def max_pool_forward(x: Array, pool_param: Mapping[str, int]) -> tuple[Array, Po
     ValueError
         If ``x`` is not 4-d, a parameter is missing or not a positive int, or the
         window is larger than the input.
+    MemoryError
+        If the stacked windows cannot fit in the memory available (a huge ``x`` with
+        overlapping windows), raised before anything is allocated.
 
     Examples
     --------
@@ -107,9 +115,10 @@ def max_pool_backward(dout: Array, cache: PoolCache) -> Array:
            [0., 0.]])
     """
     func = "max_pool_backward"
-    x, pool_param = cache
+    x, pool_param = check.cache(func, cache, 2, "(x, pool_param) from max_pool_forward")
     _, param, ho, wo = _pool_setup(func, x, pool_param)
     xp = array_namespace(func, dout=dout, x=x)
+    check.same_device(func, dout=dout, x=x)
     n, c, h, w = x.shape
     check.dout_like(func, dout, (n, c, ho, wo))
     ph, pw, stride = param["pool_height"], param["pool_width"], param["stride"]
