@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _compat
+from . import _compat, distributed
 from ._types import Array
 
 
@@ -55,7 +55,7 @@ class DataSource:
         if classes is None:
             return X, y
         if _compat.is_dask_array(y):  # one pass over the labels only, never over X
-            low, high = _compat.dask_compute((y.min(), y.max()))
+            low, high = distributed.dask_compute((y.min(), y.max()))
         else:
             labels = _compat.to_numpy(y)
             low, high = labels.min(), labels.max()
@@ -86,7 +86,7 @@ class DataSource:
         NaN and inf (a ValueError names ``name``) and cast to the model's dtype.
         """
         if _compat.is_dask_array(a):
-            host = (_compat.dask_take_rows(a, rows) if isinstance(rows, np.ndarray)
+            host = (distributed.dask_take_rows(a, rows) if isinstance(rows, np.ndarray)
                     else np.asarray(a[rows].compute()))
             floating = np.issubdtype(host.dtype, np.floating)
             if floating and not np.isfinite(host).all():

@@ -105,7 +105,7 @@ def _add(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def _tree_sum(parts: list[Any], split_every: int) -> Any:
     """Sum delayed dicts by a tree of fan-in ``split_every`` (bounded memory, parallel)."""
     while len(parts) > 1:
-        parts = [_compat.dask_delayed(_add, parts[i:i + split_every])
+        parts = [dask_delayed(_add, parts[i:i + split_every])
                  for i in range(0, len(parts), split_every)]
     return parts[0]
 
@@ -236,19 +236,19 @@ def full_batch_loss_and_grads(
         graph = _synced_graph(func, model, X, y, host, seed)
         classes = getattr(model, "num_classes", None)
         if not compute:
-            return _compat.dask_delayed(_finish_synced, graph, n, model_params, xp, classes)
-        return _finish_synced(_compat.dask_compute(graph), n, model_params, xp, classes)
-    blocks = _compat.dask_row_blocks(func, X, y)
+            return dask_delayed(_finish_synced, graph, n, model_params, xp, classes)
+        return _finish_synced(dask_compute(graph), n, model_params, xp, classes)
+    blocks = dask_row_blocks(func, X, y)
     # the model and its params become one key each, shipped to a worker once
-    shared_model, shared = _compat.dask_constant(model), _compat.dask_constant(host)
+    shared_model, shared = dask_constant(model), dask_constant(host)
     backend = _backend(xp)
-    parts = [_compat.dask_delayed(_block_sums, shared_model, backend, shared, Xb, yb,
+    parts = [dask_delayed(_block_sums, shared_model, backend, shared, Xb, yb,
                                   None if seed is None else _compat.derive_seed(seed, k))
              for k, (Xb, yb) in enumerate(blocks)]
     total = _tree_sum(parts, split_every)
     if not compute:
-        return _compat.dask_delayed(_finish, total, n, model_params, xp)
-    return _finish(_compat.dask_compute(total), n, model_params, xp)
+        return dask_delayed(_finish, total, n, model_params, xp)
+    return _finish(dask_compute(total), n, model_params, xp)
 
 
 def _synced_graph(func: str, model: Any, X: Array, y: Array,
@@ -263,9 +263,9 @@ def _synced_graph(func: str, model: Any, X: Array, y: Array,
     Unlike the block-by-block path, the blocks' activations are kept until the backward
     pass has used them.
     """
-    X, y = _compat.dask_rows(func, X, y)
+    X, y = dask_rows(func, X, y)
     dtype = host[next(iter(host))].dtype
-    params = {k: _compat.dask_constant_array(v) for k, v in host.items()}
+    params = {k: dask_constant_array(v) for k, v in host.items()}
     (loss, grads), _ = model.apply(X.astype(dtype), y, params=params, state={},
                                    dropout_seed=seed)
     return loss, grads, y.min(), y.max()

@@ -23,7 +23,7 @@ from helpers import assert_array, assert_close, base_namespace
 
 from portable_layers import _compat
 from portable_layers.cases import CASES, LayerCase
-from portable_layers.distributed import full_batch_loss_and_grads
+from portable_layers.distributed import dask_take_rows, full_batch_loss_and_grads
 from portable_layers.models import TwoLayerPerceptron
 from portable_layers.solver import Solver
 
@@ -254,7 +254,7 @@ def test_solver_streams_dask_data_into_the_models_backend(xp: Any) -> None:
 def test_dask_take_rows_keeps_order_and_repeats() -> None:
     a = np.arange(40.0).reshape(20, 2)
     idx = np.array([17, 3, 3, 0, 12])
-    got = _compat.dask_take_rows(da.from_array(a, chunks=6), idx)
+    got = dask_take_rows(da.from_array(a, chunks=6), idx)
     np.testing.assert_array_equal(got, a[idx])
 
 

@@ -14,13 +14,10 @@ needs to know *which* library an array comes from lives here, one module per job
 * :mod:`.tracing`: JAX's ``jit``, tracers and x64 switch;
 * :mod:`.mesh`: JAX device meshes (the Solver's placement and ``distributed``).
 
-The Dask graph helpers live in :mod:`portable_layers.distributed`; their old names here
-(``dask_compute``, ...) still resolve, lazily.
+The Dask graph helpers live in :mod:`portable_layers.distributed`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from array_api_compat import (
     device,
@@ -129,16 +126,3 @@ __all__ = [
     "to_numpy",
     "x64_enabled",
 ]
-
-# Moved to portable_layers.distributed (the Dask half of scaling out); kept resolvable.
-_MOVED_TO_DISTRIBUTED = ("dask_row_blocks", "dask_rows", "dask_constant_array", "dask_delayed",
-                         "dask_constant", "dask_compute", "dask_take_rows")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_DISTRIBUTED:
-        from .. import distributed
-
-        return getattr(distributed, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
