@@ -274,3 +274,21 @@ def test_optim_configs_set_are_checked_copied_and_trained_with(xp: Any) -> None:
     assert_array(config["v"], xp, (D, 16), ns.float32)
     for c in given.values():  # the caller's state arrays were not written into
         assert not np.any(_compat.to_numpy(c["m"]))
+
+
+def test_progress_clock_starts_after_the_first_update() -> None:
+    """The first step's time (JAX compiles there) is not in the bar's rate; its
+    iterations still count, and later updates are timed as usual."""
+    import io
+
+    from portable_layers import _solver_options
+
+    bar = _solver_options.progress(10, verbose=True)
+    bar.bar.fp = io.StringIO()
+    before = bar.bar.start_t
+    bar.update(3)  # the first update: the clock restarts, the count is kept
+    assert bar.bar.n == 3 and bar.bar.format_dict["initial"] == 3
+    assert bar.bar.start_t >= before
+    bar.update(2)
+    assert bar.bar.n == 5 and bar.bar.format_dict["initial"] == 3
+    bar.close()
