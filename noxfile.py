@@ -1,14 +1,28 @@
-"""The test matrix: one session per backend, each in its own environment.
+"""The test matrix: one session per backend, and the sessions around them.
 
-``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one.
-Each session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
-``tests/conftest.py`` reads, so the whole suite runs once per backend.
+``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one;
+``python3 -m nox -s quick`` a subset for a contributor's loop (a few minutes).
+Each test session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
+``tests/conftest.py`` reads, so the backend-dependent tests run once per backend.
 
-PyTorch: the torch session installs ``$PORTABLE_LAYERS_TORCH`` (default
-``torch==2.13.0``, a CPU build where pip finds one locally).  On a machine where
-plain ``pip install torch`` would pull a CUDA build, point pip at PyTorch's CPU-only
-wheel index with ``PORTABLE_LAYERS_TORCH_INDEX=<url>`` (passed as
-``--extra-index-url``).
+What makes the whole matrix fast (times in docs/guide/reliability.md):
+
+- environments are built by uv where it is installed (``pip install 'nox[uv]'``; nox falls
+  back to ``venv`` and pip otherwise), from uv's cache: seconds, not minutes, per session;
+- the four backend sessions install the same things, so building each one costs little;
+- the tests that take no ``xp`` fixture do not depend on the backend: they run in
+  ``tests-numpy`` only, and the other backend sessions pass ``--xp-only``
+  (``tests/conftest.py``); ``tests-nojax`` runs everything, since its environment differs;
+- the sessions run two at a time (``nox.options.parallel``; each one's output is printed
+  as one block when it ends); ``python3 -m nox --parallel 1`` runs them one by one.
+
+PyTorch: the sessions that need it install ``$PORTABLE_LAYERS_TORCH`` (default
+``torch==2.13.0``).  Where pip is configured to find wheels in local folders
+(``PIP_FIND_LINKS``, as on a machine with a local CPU build), the same folders are given
+to the installer.  On a machine where a plain ``pip install torch`` would pull a CUDA
+build, point it at PyTorch's CPU-only wheel index with
+``PORTABLE_LAYERS_TORCH_INDEX=https://download.pytorch.org/whl/cpu`` (passed as
+``--extra-index-url``; uv then takes torch from that index first).
 """
 
 from __future__ import annotations
@@ -17,7 +31,9 @@ import os
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+nox.options.default_venv_backend = "uv|venv"
+nox.options.parallel = 2
+nox.options.allow_parallel = True
 nox.options.sessions = [
     "tests-numpy",
     "tests-jax",
@@ -43,50 +59,62 @@ def _install_torch(session: nox.Session) -> None:
     args = [TORCH]
     if TORCH_INDEX:
         args += ["--extra-index-url", TORCH_INDEX]
+    if session.venv_backend == "uv":
+        # uv reads no pip configuration: hand it pip's local wheel folders
+        for folder in os.environ.get("PIP_FIND_LINKS", "").split():
+            args += ["--find-links", folder]
     session.install(*args)
 
 
-def _run_tests(session: nox.Session, backends: str, check_backend: str | None) -> None:
+def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
+               *pytest_args: str) -> None:
     env = {"PORTABLE_LAYERS_BACKENDS": backends}
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=env)
     if check_backend:
         session.run("python", "-m", "portable_layers", "check", "--backend", check_backend,
                     "--dtype", "float64", "--dtype", "float32")
 
 
+def _backend_env(session: nox.Session) -> None:
+    """What the four backend sessions install: one set, so each costs uv seconds."""
+    _install_torch(session)
+    session.install(f".[{COMMON},jax]")
+
+
 @nox.session(name="tests-numpy")
 def tests_numpy(session: nox.Session) -> None:
-    """NumPy, plus a read-only NumPy that catches any write into an input."""
-    session.install(f".[{COMMON},jax]")
+    """NumPy, plus a read-only NumPy that catches any write into an input; and the tests
+    that take no ``xp`` fixture (the backend-independent ones), here only."""
+    _backend_env(session)
     _run_tests(session, "numpy,numpy_readonly", "numpy")
 
 
 @nox.session(name="tests-jax")
 def tests_jax(session: nox.Session) -> None:
     """JAX with 64-bit floats enabled."""
-    session.install(f".[{COMMON},jax]")
+    _backend_env(session)
     session.env["JAX_ENABLE_X64"] = "1"
-    _run_tests(session, "jax", "jax")
+    _run_tests(session, "jax", "jax", "--xp-only")
 
 
 @nox.session(name="tests-array_api_strict")
 def tests_array_api_strict(session: nox.Session) -> None:
     """array_api_strict: the standard and nothing else."""
-    session.install(f".[{COMMON},jax]")
-    _run_tests(session, "array_api_strict", "array_api_strict")
+    _backend_env(session)
+    _run_tests(session, "array_api_strict", "array_api_strict", "--xp-only")
 
 
 @nox.session(name="tests-torch")
 def tests_torch(session: nox.Session) -> None:
     """PyTorch (a CPU build; see the module docstring)."""
-    _install_torch(session)
-    session.install(f".[{COMMON},jax]")
-    _run_tests(session, "torch", "torch")
+    _backend_env(session)
+    _run_tests(session, "torch", "torch", "--xp-only")
 
 
 @nox.session(name="tests-nojax")
 def tests_nojax(session: nox.Session) -> None:
-    """Without JAX: the library and its finite-difference checks work on their own."""
+    """Without JAX: the library and its finite-difference checks work on their own (every
+    test, since this environment differs from the backend sessions')."""
     session.install(f".[{COMMON}]")
     session.run("python", "-c", "import importlib.util, sys; "
                 "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
@@ -98,17 +126,37 @@ def tests_nojax(session: nox.Session) -> None:
 
 @nox.session(name="tests-dask")
 def tests_dask(session: nox.Session) -> None:
-    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and JAX
-    data parallelism over 4 host devices (in a subprocess)."""
-    session.install(".[test,jax,dask]")
+    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, JAX
+    data parallelism over 4 host devices (in a subprocess), and the README's and the
+    guide's Dask examples."""
+    session.install(f".[{COMMON},jax,dask]")
     # fail, never skip, without the libraries this session is about
     session.run("python", "-c", "import dask.array, distributed, jax")
     env = {"PORTABLE_LAYERS_BACKENDS": "numpy,jax"}
     session.run("python", "-m", "pytest", "tests/test_dask.py", "tests/test_multidevice.py",
                 *session.posargs, env=env)
+    # the ```python blocks that import Dask (the other sessions have no Dask and skip
+    # them); here a block that would skip fails instead
+    session.run("python", "-m", "pytest", "tests/test_readme.py", "-m", "dask",
+                *session.posargs, env={**env, "PORTABLE_LAYERS_BLOCKS_NO_SKIP": "1"})
     # the check table on the backends the Dask blocks and the devices compute on
     session.run("python", "-m", "portable_layers", "check", "--backend", "numpy", "jax",
                 "--dtype", "float64", "--dtype", "float32")
+
+
+# (room for more test sessions here)
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """A contributor's loop, a few minutes: ruff, then the tests on NumPy alone (read-only
+    NumPy too), hypothesis's ``dev`` profile (5 examples a property), without the tests
+    marked ``slow`` and the README's blocks.  Not a default session: the matrix covers it."""
+    session.install(f".[{COMMON},jax]", "ruff>=0.6")
+    session.run("ruff", "check", "portable_layers", "tests", "noxfile.py")
+    _run_tests(session, "numpy,numpy_readonly", None, "-q", "-x",
+               "--hypothesis-profile=dev", "-m", "not slow", "--deselect",
+               "tests/test_readme.py::test_readme_block_runs_as_written")
 
 
 @nox.session
@@ -116,7 +164,7 @@ def lint(session: nox.Session) -> None:
     """ruff."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "portable_layers", "tests", "benchmarks", "examples",
-                "noxfile.py")
+                "noxfile.py", "docs/hooks.py", "docs/griffe_roles.py")
 
 
 @nox.session
@@ -152,28 +200,27 @@ def bench_smoke(session: nox.Session) -> None:
 
 
 NOTEBOOK = "examples/understanding_layers.ipynb"
-_EXECUTE = (
-    "import sys, nbformat; from nbclient import NotebookClient; "
-    "nb = nbformat.read(sys.argv[1], as_version=4); "
-    "NotebookClient(nb, timeout=600, kernel_name='python3').execute()"
-)
 
 
 @nox.session
 def notebook(session: nox.Session) -> None:
-    """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch)."""
+    """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch),
+    with the command docs/guide/seed-notebook.md gives (``jupyter nbconvert --execute``),
+    in an environment of the ``notebook`` extra plus the two backends' libraries."""
     _install_torch(session)
-    session.install(".[notebook,plot,digits,jax]")
+    session.install(".[notebook,jax]")
+    out = session.create_tmp()
     for backend in ("numpy", "jax", "torch"):
-        session.run("python", "-c", _EXECUTE, NOTEBOOK,
+        session.run("jupyter", "nbconvert", "--to", "notebook", "--execute", NOTEBOOK,
+                    "--output-dir", out, "--output", f"executed-{backend}",
                     env={"PORTABLE_LAYERS_BACKEND": backend})
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site: ``mkdocs build --strict`` (a warning fails it) into site/.
-    The notebook page is executed on NumPy at build time (matplotlib, scikit-learn's digits,
-    JAX for its autodiff oracle and a Jupyter kernel are what it needs)."""
-    session.install(".[docs,notebook,plot,digits,jax]")
+    The notebook page is executed on NumPy at build time (the ``notebook`` extra, and JAX for
+    its autodiff oracle); docs/hooks.py fails the build on a raw reStructuredText table."""
+    session.install(".[docs,notebook,jax]")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site",
                 env={"PORTABLE_LAYERS_BACKEND": "numpy", "NO_MKDOCS_2_WARNING": "1"})
