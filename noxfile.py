@@ -84,8 +84,11 @@ def _backend_env(session: nox.Session) -> None:
 @nox.session(name="tests-numpy")
 def tests_numpy(session: nox.Session) -> None:
     """NumPy, plus a read-only NumPy that catches any write into an input; and the tests
-    that take no ``xp`` fixture (the backend-independent ones), here only."""
+    that take no ``xp`` fixture (the backend-independent ones), here only: among them JAX
+    data parallelism over 4 host devices (tests/test_multidevice.py, in subprocesses)."""
     _backend_env(session)
+    # fail, never skip, without the libraries the backend-independent tests compare with
+    session.run("python", "-c", "import jax, torch")
     _run_tests(session, "numpy,numpy_readonly", "numpy")
 
 
@@ -119,22 +122,22 @@ def tests_nojax(session: nox.Session) -> None:
     session.run("python", "-c", "import importlib.util, sys; "
                 "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
                 "else 0)")
-    _run_tests(session, "numpy,numpy_readonly,array_api_strict", None)
+    # (the wheel does not depend on what is installed: tests-numpy builds it)
+    _run_tests(session, "numpy,numpy_readonly,array_api_strict", None,
+               "--deselect", "tests/test_wheel.py")
     session.run("python", "-m", "portable_layers", "check", "--backend", "numpy",
                 "--backend", "array_api_strict")
 
 
 @nox.session(name="tests-dask")
 def tests_dask(session: nox.Session) -> None:
-    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, JAX
-    data parallelism over 4 host devices (in a subprocess), and the README's and the
-    guide's Dask examples."""
+    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and the
+    README's and the guide's Dask examples."""
     session.install(f".[{COMMON},jax,dask]")
     # fail, never skip, without the libraries this session is about
     session.run("python", "-c", "import dask.array, distributed, jax")
     env = {"PORTABLE_LAYERS_BACKENDS": "numpy,jax"}
-    session.run("python", "-m", "pytest", "tests/test_dask.py", "tests/test_multidevice.py",
-                *session.posargs, env=env)
+    session.run("python", "-m", "pytest", "tests/test_dask.py", *session.posargs, env=env)
     # the ```python blocks that import Dask (the other sessions have no Dask and skip
     # them); here a block that would skip fails instead
     session.run("python", "-m", "pytest", "tests/test_readme.py", "-m", "dask",
@@ -147,16 +150,24 @@ def tests_dask(session: nox.Session) -> None:
 # (room for more test sessions here)
 
 
+#: test files the quick session leaves to the matrix: whole models and their gradient
+#: checks, subprocess suites (the wheel's build, 4-device JAX, the examples)
+QUICK_SKIP = ("test_vit.py", "test_convnet.py", "test_cs231n_models.py", "test_models.py",
+              "test_multidevice.py", "test_wheel.py", "test_examples.py", "test_training.py")
+
+
 @nox.session
 def quick(session: nox.Session) -> None:
-    """A contributor's loop, a few minutes: ruff, then the tests on NumPy alone (read-only
-    NumPy too), hypothesis's ``dev`` profile (5 examples a property), without the tests
-    marked ``slow`` and the README's blocks.  Not a default session: the matrix covers it."""
+    """A contributor's loop, under three minutes: ruff, then the tests on NumPy alone with
+    hypothesis's ``dev`` profile (5 examples a property), without the tests marked
+    ``slow``, the README's blocks, the whole-model gradient checks and the subprocess
+    suites (QUICK_SKIP).  Not a default session: the matrix runs all of it."""
     session.install(f".[{COMMON},jax]", "ruff>=0.6")
     session.run("ruff", "check", "portable_layers", "tests", "noxfile.py")
-    _run_tests(session, "numpy,numpy_readonly", None, "-q", "-x",
-               "--hypothesis-profile=dev", "-m", "not slow", "--deselect",
-               "tests/test_readme.py::test_readme_block_runs_as_written")
+    skip = [f"--ignore=tests/{name}" for name in QUICK_SKIP]
+    _run_tests(session, "numpy", None, "-q", "-x", "--hypothesis-profile=dev",
+               "-m", "not slow", *skip,
+               "--deselect", "tests/test_readme.py::test_readme_block_runs_as_written")
 
 
 @nox.session
