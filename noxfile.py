@@ -142,9 +142,8 @@ def tests_dask(session: nox.Session) -> None:
     # them); here a block that would skip fails instead
     session.run("python", "-m", "pytest", "tests/test_readme.py", "-m", "dask",
                 *session.posargs, env={**env, "PORTABLE_LAYERS_BLOCKS_NO_SKIP": "1"})
-    # the check table on the backends the Dask blocks and the devices compute on
-    session.run("python", "-m", "portable_layers", "check", "--backend", "numpy", "jax",
-                "--dtype", "float64", "--dtype", "float32")
+    # (the check table on NumPy and JAX, the backends the Dask blocks compute on, is the
+    # one tests-numpy and tests-jax print: the same backends, dtypes and JAX)
 
 
 # (room for more test sessions here)
