@@ -13,8 +13,9 @@ What makes the whole matrix fast (times in docs/guide/reliability.md):
 - the tests that take no ``xp`` fixture do not depend on the backend: they run in
   ``tests-numpy`` only, and the other backend sessions pass ``--xp-only``
   (``tests/conftest.py``); ``tests-nojax`` runs everything, since its environment differs;
-- the sessions run two at a time (``nox.options.parallel``; each one's output is printed
-  as one block when it ends); ``python3 -m nox --parallel 1`` runs them one by one.
+- ``python3 -m nox --parallel 2`` (what ``.ci/run`` and the README run) runs the sessions
+  two at a time, each one's output printed as one block when it ends; without
+  ``--parallel`` they run one by one, their output live (``nox -s quick``, one session).
 
 PyTorch: the sessions that need it install ``$PORTABLE_LAYERS_TORCH`` (default
 ``torch==2.13.0``).  Where pip is configured to find wheels in local folders
@@ -28,11 +29,13 @@ build, point it at PyTorch's CPU-only wheel index with
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
 nox.options.default_venv_backend = "uv|venv"
-nox.options.parallel = 2
+# every session may run beside another (under --parallel N): each has its own environment,
+# and none writes where another reads
 nox.options.allow_parallel = True
 nox.options.sessions = [
     "tests-numpy",
@@ -66,6 +69,23 @@ def _install_torch(session: nox.Session) -> None:
     session.install(*args)
 
 
+#: what building the package reads (pyproject.toml names README.md and LICENSE)
+PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
+
+
+def _project(session: nox.Session, extras: str = "") -> str:
+    """The package with ``extras``, as a path to install: a copy of the sources in the
+    session's environment folder, since setuptools writes build/ and *.egg-info where it builds
+    and two sessions running side by side must not build in one tree."""
+    src = os.path.join(session.virtualenv.location, "portable_layers-src")
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree("portable_layers", os.path.join(src, "portable_layers"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in PROJECT_FILES:
+        shutil.copy(name, src)
+    return f"{src}[{extras}]" if extras else src
+
+
 def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
                *pytest_args: str) -> None:
     env = {"PORTABLE_LAYERS_BACKENDS": backends}
@@ -78,7 +98,7 @@ def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
 def _backend_env(session: nox.Session) -> None:
     """What the four backend sessions install: one set, so each costs uv seconds."""
     _install_torch(session)
-    session.install(f".[{COMMON},jax]")
+    session.install(_project(session, f"{COMMON},jax"))
 
 
 @nox.session(name="tests-numpy")
@@ -118,7 +138,7 @@ def tests_torch(session: nox.Session) -> None:
 def tests_nojax(session: nox.Session) -> None:
     """Without JAX: the library and its finite-difference checks work on their own (every
     test, since this environment differs from the backend sessions')."""
-    session.install(f".[{COMMON}]")
+    session.install(_project(session, f"{COMMON}"))
     session.run("python", "-c", "import importlib.util, sys; "
                 "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
                 "else 0)")
@@ -133,7 +153,7 @@ def tests_nojax(session: nox.Session) -> None:
 def tests_dask(session: nox.Session) -> None:
     """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and the
     README's and the guide's Dask examples."""
-    session.install(f".[{COMMON},jax,dask]")
+    session.install(_project(session, f"{COMMON},jax,dask"))
     # fail, never skip, without the libraries this session is about
     session.run("python", "-c", "import dask.array, distributed, jax")
     env = {"PORTABLE_LAYERS_BACKENDS": "numpy,jax"}
@@ -161,7 +181,7 @@ def quick(session: nox.Session) -> None:
     hypothesis's ``dev`` profile (5 examples a property), without the tests marked
     ``slow``, the README's blocks, the whole-model gradient checks and the subprocess
     suites (QUICK_SKIP).  Not a default session: the matrix runs all of it."""
-    session.install(f".[{COMMON},jax]", "ruff>=0.6")
+    session.install(_project(session, f"{COMMON},jax"), "ruff>=0.6")
     session.run("ruff", "check", "portable_layers", "tests", "noxfile.py")
     skip = [f"--ignore=tests/{name}" for name in QUICK_SKIP]
     _run_tests(session, "numpy", None, "-q", "-x", "--hypothesis-profile=dev",
@@ -180,13 +200,13 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over the package."""
-    session.install("mypy>=1.10", ".")
+    session.install("mypy>=1.10", _project(session))
     session.run("mypy")
 
 
 def _bench_env(session: nox.Session) -> None:
     _install_torch(session)
-    session.install(".[bench]")
+    session.install(_project(session, "bench"))
 
 
 @nox.session
@@ -218,7 +238,7 @@ def notebook(session: nox.Session) -> None:
     with the command docs/guide/seed-notebook.md gives (``jupyter nbconvert --execute``),
     in an environment of the ``notebook`` extra plus the two backends' libraries."""
     _install_torch(session)
-    session.install(".[notebook,jax]")
+    session.install(_project(session, "notebook,jax"))
     out = session.create_tmp()
     for backend in ("numpy", "jax", "torch"):
         session.run("jupyter", "nbconvert", "--to", "notebook", "--execute", NOTEBOOK,
@@ -231,6 +251,6 @@ def docs(session: nox.Session) -> None:
     """The documentation site: ``mkdocs build --strict`` (a warning fails it) into site/.
     The notebook page is executed on NumPy at build time (the ``notebook`` extra, and JAX for
     its autodiff oracle); docs/hooks.py fails the build on a raw reStructuredText table."""
-    session.install(".[docs,notebook,jax]")
+    session.install(_project(session, "docs,notebook,jax"))
     session.run("mkdocs", "build", "--strict", "--site-dir", "site",
                 env={"PORTABLE_LAYERS_BACKEND": "numpy", "NO_MKDOCS_2_WARNING": "1"})
