@@ -28,7 +28,8 @@ BEGIN, END = "<!-- session-times -->", "<!-- /session-times -->"
 
 
 def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {round(seconds % 60):02d} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
 def merge(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
