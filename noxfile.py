@@ -37,18 +37,20 @@ nox.options.default_venv_backend = "uv|venv"
 # every session may run beside another (under --parallel N): each has its own environment,
 # and none writes where another reads
 nox.options.allow_parallel = True
+# the order the sessions start in under --parallel: the longest first, so the short ones
+# fill the gaps at the end
 nox.options.sessions = [
-    "tests-numpy",
     "tests-jax",
-    "tests-array_api_strict",
-    "tests-torch",
+    "tests-numpy",
     "tests-nojax",
-    "tests-dask",
-    "lint",
-    "typecheck",
-    "bench-smoke",
+    "tests-torch",
+    "tests-array_api_strict",
     "notebook",
+    "tests-dask",
     "docs",
+    "bench-smoke",
+    "typecheck",
+    "lint",
 ]
 
 # Extras every test session needs besides its backend: pytest, hypothesis and
