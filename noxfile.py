@@ -1,7 +1,7 @@
 """The test matrix: one session per backend, and the sessions around them.
 
 ``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one;
-``python3 -m nox -s quick`` a subset for a contributor's loop (a few minutes).
+``python3 -m nox -s quick`` a subset for a contributor's loop (under three minutes).
 Each test session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
 ``tests/conftest.py`` reads, so the backend-dependent tests run once per backend.
 
