@@ -19,8 +19,8 @@ What makes the whole matrix fast (times in docs/guide/reliability.md):
 
 PyTorch: the sessions that need it install ``$PORTABLE_LAYERS_TORCH`` (default
 ``torch==2.13.0``).  Where pip is configured to find wheels in local folders
-(``PIP_FIND_LINKS``, as on a machine with a local CPU build), the same folders are given
-to the installer.  On a machine where a plain ``pip install torch`` would pull a CUDA
+(``PIP_FIND_LINKS`` or pip's config files, as on a machine with a local CPU build), the
+same folders are given to uv.  On a machine where a plain ``pip install torch`` would pull a CUDA
 build, point it at PyTorch's CPU-only wheel index with
 ``PORTABLE_LAYERS_TORCH_INDEX=https://download.pytorch.org/whl/cpu`` (passed as
 ``--extra-index-url``; uv then takes torch from that index first).
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 import nox
 
@@ -66,9 +68,18 @@ def _install_torch(session: nox.Session) -> None:
         args += ["--extra-index-url", TORCH_INDEX]
     if session.venv_backend == "uv":
         # uv reads no pip configuration: hand it pip's local wheel folders
-        for folder in os.environ.get("PIP_FIND_LINKS", "").split():
+        for folder in _pip_find_links():
             args += ["--find-links", folder]
     session.install(*args)
+
+
+def _pip_find_links() -> list[str]:
+    """pip's find-links folders: ``PIP_FIND_LINKS``, else pip's configuration files."""
+    if os.environ.get("PIP_FIND_LINKS"):
+        return os.environ["PIP_FIND_LINKS"].split()
+    done = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+                          capture_output=True, text=True, check=False)
+    return [f for f in done.stdout.split() if os.path.isdir(f)] if done.returncode == 0 else []
 
 
 #: what building the package reads (pyproject.toml names README.md and LICENSE)
