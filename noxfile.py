@@ -1,36 +1,59 @@
-"""The test matrix: one session per backend, each in its own environment.
+"""The test matrix: one session per backend, and the sessions around them.
 
-``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one.
-Each session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
-``tests/conftest.py`` reads, so the whole suite runs once per backend.
+``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one;
+``python3 -m nox -s quick`` a subset for a contributor's loop (under three minutes).
+Each test session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
+``tests/conftest.py`` reads, so the backend-dependent tests run once per backend.
 
-PyTorch: the torch session installs ``$PORTABLE_LAYERS_TORCH`` (default
-``torch==2.13.0``, a CPU build where pip finds one locally).  On a machine where
-plain ``pip install torch`` would pull a CUDA build, point pip at PyTorch's CPU-only
-wheel index with ``PORTABLE_LAYERS_TORCH_INDEX=<url>`` (passed as
-``--extra-index-url``).
+What makes the whole matrix fast (times in docs/guide/reliability.md):
+
+- environments are built by uv where it is installed (``pip install 'nox[uv]'``; nox falls
+  back to ``venv`` and pip otherwise), from uv's cache: seconds, not minutes, per session;
+- the four backend sessions install the same things, so building each one costs little;
+- the tests that take no ``xp`` fixture do not depend on the backend: they run in
+  ``tests-numpy`` only, and the other backend sessions pass ``--xp-only``
+  (``tests/conftest.py``); ``tests-nojax`` runs everything, since its environment differs;
+- ``python3 -m nox --parallel 2`` (what ``.ci/run`` and the README run) runs the sessions
+  two at a time, each one's output printed as one block when it ends; without
+  ``--parallel`` they run one by one, their output live (``nox -s quick``, one session).
+
+PyTorch: the sessions that need it install ``$PORTABLE_LAYERS_TORCH`` (default
+``torch==2.13.0``).  Where pip is configured to find wheels in local folders
+(``PIP_FIND_LINKS`` or pip's config files, as on a machine with a local CPU build), the
+same folders are given to uv.  On a machine where a plain ``pip install torch`` would pull a CUDA
+build, point it at PyTorch's CPU-only wheel index with
+``PORTABLE_LAYERS_TORCH_INDEX=https://download.pytorch.org/whl/cpu`` (passed as
+``--extra-index-url``; uv then takes torch from that index first).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+nox.options.default_venv_backend = "uv|venv"
+# every session may run beside another (under --parallel N): each has its own environment,
+# and none writes where another reads
+nox.options.allow_parallel = True
+# the order the sessions start in under --parallel: the longest first, so the short ones
+# fill the gaps at the end
 nox.options.sessions = [
-    "tests-numpy",
     "tests-jax",
-    "tests-array_api_strict",
-    "tests-torch",
+    "tests-numpy",
     "tests-nojax",
+    "tests-torch",
+    "tests-array_api_strict",
+    "notebook",
     "tests-dask",
     "tests-foreign",
-    "lint",
-    "typecheck",
-    "bench-smoke",
-    "notebook",
     "docs",
+    "bench-smoke",
+    "typecheck",
+    "lint",
 ]
 
 # Extras every test session needs besides its backend: pytest, hypothesis and
@@ -44,55 +67,98 @@ def _install_torch(session: nox.Session) -> None:
     args = [TORCH]
     if TORCH_INDEX:
         args += ["--extra-index-url", TORCH_INDEX]
+    if session.venv_backend == "uv":
+        # uv reads no pip configuration: hand it pip's local wheel folders
+        for folder in _pip_find_links():
+            args += ["--find-links", folder]
     session.install(*args)
 
 
-def _run_tests(session: nox.Session, backends: str, check_backend: str | None) -> None:
+def _pip_find_links() -> list[str]:
+    """pip's find-links folders: ``PIP_FIND_LINKS``, else pip's configuration files."""
+    if os.environ.get("PIP_FIND_LINKS"):
+        return os.environ["PIP_FIND_LINKS"].split()
+    done = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+                          capture_output=True, text=True, check=False)
+    return [f for f in done.stdout.split() if os.path.isdir(f)] if done.returncode == 0 else []
+
+
+#: what building the package reads (pyproject.toml names README.md and LICENSE)
+PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
+
+
+def _project(session: nox.Session, extras: str = "") -> str:
+    """The package with ``extras``, as a path to install: a copy of the sources in the
+    session's environment folder, since setuptools writes build/ and *.egg-info where it builds
+    and two sessions running side by side must not build in one tree."""
+    src = os.path.join(session.virtualenv.location, "portable_layers-src")
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree("portable_layers", os.path.join(src, "portable_layers"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in PROJECT_FILES:
+        shutil.copy(name, src)
+    return f"{src}[{extras}]" if extras else src
+
+
+def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
+               *pytest_args: str) -> None:
     env = {"PORTABLE_LAYERS_BACKENDS": backends}
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=env)
     if check_backend:
         session.run("python", "-m", "portable_layers", "check", "--backend", check_backend,
                     "--dtype", "float64", "--dtype", "float32")
 
 
+def _backend_env(session: nox.Session) -> None:
+    """What the four backend sessions install: one set, so each costs uv seconds."""
+    _install_torch(session)
+    session.install(_project(session, f"{COMMON},jax"))
+
+
 @nox.session(name="tests-numpy")
 def tests_numpy(session: nox.Session) -> None:
-    """NumPy, plus a read-only NumPy that catches any write into an input."""
-    session.install(f".[{COMMON},jax]")
+    """NumPy, plus a read-only NumPy that catches any write into an input; and the tests
+    that take no ``xp`` fixture (the backend-independent ones), here only: among them JAX
+    data parallelism over 4 host devices (tests/test_multidevice.py, in subprocesses)."""
+    _backend_env(session)
+    # fail, never skip, without the libraries the backend-independent tests compare with
+    session.run("python", "-c", "import jax, torch")
     _run_tests(session, "numpy,numpy_readonly", "numpy")
 
 
 @nox.session(name="tests-jax")
 def tests_jax(session: nox.Session) -> None:
     """JAX with 64-bit floats enabled."""
-    session.install(f".[{COMMON},jax]")
+    _backend_env(session)
     session.env["JAX_ENABLE_X64"] = "1"
-    _run_tests(session, "jax", "jax")
+    _run_tests(session, "jax", "jax", "--xp-only")
 
 
 @nox.session(name="tests-array_api_strict")
 def tests_array_api_strict(session: nox.Session) -> None:
     """array_api_strict: the standard and nothing else."""
-    session.install(f".[{COMMON},jax]")
-    _run_tests(session, "array_api_strict", "array_api_strict")
+    _backend_env(session)
+    _run_tests(session, "array_api_strict", "array_api_strict", "--xp-only")
 
 
 @nox.session(name="tests-torch")
 def tests_torch(session: nox.Session) -> None:
     """PyTorch (a CPU build; see the module docstring)."""
-    _install_torch(session)
-    session.install(f".[{COMMON},jax]")
-    _run_tests(session, "torch", "torch")
+    _backend_env(session)
+    _run_tests(session, "torch", "torch", "--xp-only")
 
 
 @nox.session(name="tests-nojax")
 def tests_nojax(session: nox.Session) -> None:
-    """Without JAX: the library and its finite-difference checks work on their own."""
-    session.install(f".[{COMMON}]")
+    """Without JAX: the library and its finite-difference checks work on their own (every
+    test, since this environment differs from the backend sessions')."""
+    session.install(_project(session, f"{COMMON}"))
     session.run("python", "-c", "import importlib.util, sys; "
                 "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
                 "else 0)")
-    _run_tests(session, "numpy,numpy_readonly,array_api_strict", None)
+    # (the wheel does not depend on what is installed: tests-numpy builds it)
+    _run_tests(session, "numpy,numpy_readonly,array_api_strict", None,
+               "--deselect", "tests/test_wheel.py")
     session.run("python", "-m", "portable_layers", "check", "--backend", "numpy",
                 "--backend", "array_api_strict")
 
@@ -102,7 +168,7 @@ def tests_foreign(session: nox.Session) -> None:
     """Libraries no other session names: marray's masked arrays, array_api_strict at
     revision 2023.12 and without data-dependent shapes or boolean indexing, and
     tests/opaque_arrays.py's arrays that export no DLPack (one library eager, one lazy)."""
-    session.install(f".[{COMMON},jax]")
+    session.install(_project(session, f"{COMMON},jax"))
     env = {"PORTABLE_LAYERS_BACKENDS": "marray.numpy,array_api_strict_2023,"
            "array_api_strict_nodds,opaque_arrays.eager,opaque_arrays.lazy"}
     session.run("python", "-m", "pytest", "tests/test_foreign.py", "tests/test_compat.py",
@@ -114,17 +180,42 @@ def tests_foreign(session: nox.Session) -> None:
 
 @nox.session(name="tests-dask")
 def tests_dask(session: nox.Session) -> None:
-    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and JAX
-    data parallelism over 4 host devices (in a subprocess)."""
-    session.install(".[test,jax,dask]")
+    """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and the
+    README's and the guide's Dask examples."""
+    session.install(_project(session, f"{COMMON},jax,dask"))
     # fail, never skip, without the libraries this session is about
     session.run("python", "-c", "import dask.array, distributed, jax")
     env = {"PORTABLE_LAYERS_BACKENDS": "numpy,jax"}
-    session.run("python", "-m", "pytest", "tests/test_dask.py", "tests/test_multidevice.py",
-                *session.posargs, env=env)
-    # the check table on the backends the Dask blocks and the devices compute on
-    session.run("python", "-m", "portable_layers", "check", "--backend", "numpy", "jax",
-                "--dtype", "float64", "--dtype", "float32")
+    session.run("python", "-m", "pytest", "tests/test_dask.py", *session.posargs, env=env)
+    # the ```python blocks that import Dask (the other sessions have no Dask and skip
+    # them); here a block that would skip fails instead
+    session.run("python", "-m", "pytest", "tests/test_readme.py", "-m", "dask",
+                *session.posargs, env={**env, "PORTABLE_LAYERS_BLOCKS_NO_SKIP": "1"})
+    # (the check table on NumPy and JAX, the backends the Dask blocks compute on, is the
+    # one tests-numpy and tests-jax print: the same backends, dtypes and JAX)
+
+
+# (room for more test sessions here)
+
+
+#: test files the quick session leaves to the matrix: whole models and their gradient
+#: checks, subprocess suites (the wheel's build, 4-device JAX, the examples)
+QUICK_SKIP = ("test_vit.py", "test_convnet.py", "test_cs231n_models.py", "test_models.py",
+              "test_multidevice.py", "test_wheel.py", "test_examples.py", "test_training.py")
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """A contributor's loop, under three minutes: ruff, then the tests on NumPy alone with
+    hypothesis's ``dev`` profile (5 examples a property), without the tests marked
+    ``slow``, the README's blocks, the whole-model gradient checks and the subprocess
+    suites (QUICK_SKIP).  Not a default session: the matrix runs all of it."""
+    session.install(_project(session, f"{COMMON},jax"), "ruff>=0.6")
+    session.run("ruff", "check", "portable_layers", "tests", "noxfile.py")
+    skip = [f"--ignore=tests/{name}" for name in QUICK_SKIP]
+    _run_tests(session, "numpy", None, "-q", "-x", "--hypothesis-profile=dev",
+               "-m", "not slow", *skip,
+               "--deselect", "tests/test_readme.py::test_readme_block_runs_as_written")
 
 
 @nox.session
@@ -132,19 +223,19 @@ def lint(session: nox.Session) -> None:
     """ruff."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "portable_layers", "tests", "benchmarks", "examples",
-                "noxfile.py")
+                "noxfile.py", "docs/hooks.py", "docs/griffe_roles.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over the package."""
-    session.install("mypy>=1.10", ".")
+    session.install("mypy>=1.10", _project(session))
     session.run("mypy")
 
 
 def _bench_env(session: nox.Session) -> None:
     _install_torch(session)
-    session.install(".[bench]")
+    session.install(_project(session, "bench"))
 
 
 @nox.session
@@ -168,28 +259,27 @@ def bench_smoke(session: nox.Session) -> None:
 
 
 NOTEBOOK = "examples/understanding_layers.ipynb"
-_EXECUTE = (
-    "import sys, nbformat; from nbclient import NotebookClient; "
-    "nb = nbformat.read(sys.argv[1], as_version=4); "
-    "NotebookClient(nb, timeout=600, kernel_name='python3').execute()"
-)
 
 
 @nox.session
 def notebook(session: nox.Session) -> None:
-    """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch)."""
+    """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch),
+    with the command docs/guide/seed-notebook.md gives (``jupyter nbconvert --execute``),
+    in an environment of the ``notebook`` extra plus the two backends' libraries."""
     _install_torch(session)
-    session.install(".[notebook,plot,digits,jax]")
+    session.install(_project(session, "notebook,jax"))
+    out = session.create_tmp()
     for backend in ("numpy", "jax", "torch"):
-        session.run("python", "-c", _EXECUTE, NOTEBOOK,
+        session.run("jupyter", "nbconvert", "--to", "notebook", "--execute", NOTEBOOK,
+                    "--output-dir", out, "--output", f"executed-{backend}",
                     env={"PORTABLE_LAYERS_BACKEND": backend})
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site: ``mkdocs build --strict`` (a warning fails it) into site/.
-    The notebook page is executed on NumPy at build time (matplotlib, scikit-learn's digits,
-    JAX for its autodiff oracle and a Jupyter kernel are what it needs)."""
-    session.install(".[docs,notebook,plot,digits,jax]")
+    The notebook page is executed on NumPy at build time (the ``notebook`` extra, and JAX for
+    its autodiff oracle); docs/hooks.py fails the build on a raw reStructuredText table."""
+    session.install(_project(session, "docs,notebook,jax"))
     session.run("mkdocs", "build", "--strict", "--site-dir", "site",
                 env={"PORTABLE_LAYERS_BACKEND": "numpy", "NO_MKDOCS_2_WARNING": "1"})

@@ -6,7 +6,27 @@ the same one users get: every test that takes ``xp`` runs once per backend selec
 
 import importlib.util
 
+import pytest
+
 pytest_plugins = ["pytester"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--xp-only", action="store_true",
+        help="run only the tests that take the xp fixture: the others do not depend on the "
+             "backend, so the noxfile runs them in one backend session (tests-numpy) and "
+             "passes --xp-only to the other backend sessions")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--xp-only"):
+        return
+    keep = [item for item in items if "xp" in getattr(item, "fixturenames", ())]
+    dropped = [item for item in items if "xp" not in getattr(item, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 # tests/test_dask.py imports dask and distributed plainly, so the tests-dask session, which
 # names the file on its command line (explicit paths are never ignored), fails without

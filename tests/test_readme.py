@@ -49,6 +49,11 @@ NOT_RUN = re.compile(r"#\s*not run:(.*)$")
 EXTRAS = {"jax": "jax", "torch": "torch", "dask": "dask", "digits": "sklearn",
           "plot": "matplotlib", "train": "tqdm", "array-api-strict": "array_api_strict"}
 TIMEOUT = 900  # seconds; the slowest block (Dask: a local cluster) takes well under a minute
+#: modules whose blocks carry the ``dask`` marker: the tests-dask session, the one that
+#: installs Dask, runs them (``-m dask``); the other sessions skip them (no Dask there)
+DASK_MODULES = {"dask", "distributed"}
+#: set by a session that must run its blocks: a block that would be skipped fails instead
+NO_SKIP = "PORTABLE_LAYERS_BLOCKS_NO_SKIP"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +166,21 @@ def test_every_public_name_is_in_the_api_reference() -> None:
         assert f"`{name}`" in table
 
 
+def test_the_counts_typed_in_the_pages_are_the_computed_ones() -> None:
+    """A ``<!-- count:NAME -->N<!-- /count -->`` marker's N is what docs/hooks.py computes
+    from the code (the site shows the computed number; the source must not lag)."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    found = [(path, *c) for path in PAGES for c in hooks.counts_in(path.read_text("utf-8"))]
+    assert any(name == "layer-cases" for _, name, _, _ in found)
+    wrong = [(p.name, name, typed, n) for p, name, typed, n in found if typed != str(n)]
+    assert not wrong, f"(page, count, typed, computed): {wrong}"
+    assert hooks.render_counts("<!-- count:layer-cases -->1<!-- /count -->") == str(
+        found[0][3])
+
+
 def test_the_block_parser() -> None:
     text = "x\n```python\nimport numpy, foo.bar\nfrom baz import q\n```\n\n```bash\nls\n```\n"
     (block,) = python_blocks(text)
@@ -176,11 +196,32 @@ def test_the_block_parser() -> None:
     assert missing_module_in("ValueError: bad") is None
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
+#: the blocks as test parameters, a Dask block marked ``dask``
+PARAMS = [pytest.param(b, id=b.where, marks=[pytest.mark.dask]
+                       if DASK_MODULES & set(imported_modules(b.code)) else [])
+          for b in BLOCKS]
+
+
+def _skip(reason: str) -> None:
+    if os.environ.get(NO_SKIP):
+        pytest.fail(f"{reason} ({NO_SKIP} is set: this session must run the block)")
+    pytest.skip(reason)
+
+
+def test_the_dask_blocks_are_marked() -> None:
+    """The README and the scaling page show Dask; their blocks carry the marker that the
+    Dask session selects (a Dask block without it would be skipped everywhere)."""
+    dask_blocks = [b for b in BLOCKS if DASK_MODULES & set(imported_modules(b.code))]
+    assert {b.page for b in dask_blocks} >= {"README.md", "docs/guide/scaling.md"}
+    marked = [p for p in PARAMS if p.marks]
+    assert [p.values[0] for p in marked] == dask_blocks
+
+
+@pytest.mark.parametrize("block", PARAMS)
 def test_readme_block_runs_as_written(block: Block, tmp_path: Path) -> None:
     absent = [m for m in imported_modules(block.code) if not _installed(m)]
     if absent:
-        pytest.skip(f"{block.where} imports {', '.join(absent)}, not installed here")
+        _skip(f"{block.where} imports {', '.join(absent)}, not installed here")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("PYTEST_ADDOPTS", None)
@@ -197,5 +238,5 @@ def test_readme_block_runs_as_written(block: Block, tmp_path: Path) -> None:
         output = done.stdout + done.stderr
         missing = missing_module_in(output)
         if missing is not None and not _installed(missing):
-            pytest.skip(f"{block.where} needs {missing}, not installed here")
+            _skip(f"{block.where} needs {missing}, not installed here")
         pytest.fail(f"{block.where} exited with {done.returncode}:\n{output[-4000:]}")

@@ -4,7 +4,7 @@ never from a hand.
 ``benchmarks/render_readme.py`` is run as a user runs it, on a small synthetic results
 folder (three runs of a suite of two benchmarks), and on the repository's own README,
 docs pages and committed results (``--check``: a hand-typed figure fails it).  Backend-independent:
-the tests take ``xp`` only to run once per backend session like the rest of the suite.
+they take no ``xp``, so the test matrix runs them in one session (tests-numpy).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _render(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
-def test_renders_median_range_and_verdicts(xp: Any, tmp_path: Path) -> None:
+def test_renders_median_range_and_verdicts(tmp_path: Path) -> None:
     results, readme = _results(tmp_path), tmp_path / "README.md"
     readme.write_text(README)
     out = _render("--results", results, "--readme", readme)
@@ -108,7 +108,7 @@ def test_renders_median_range_and_verdicts(xp: Any, tmp_path: Path) -> None:
     assert "Between the blocks." in text and "stale" not in text
 
 
-def test_check_fails_on_a_hand_typed_figure(xp: Any, tmp_path: Path) -> None:
+def test_check_fails_on_a_hand_typed_figure(tmp_path: Path) -> None:
     results, readme = _results(tmp_path), tmp_path / "README.md"
     readme.write_text(README)
     assert _render("--results", results, "--readme", readme, "--check").returncode == 1
@@ -121,7 +121,7 @@ def test_check_fails_on_a_hand_typed_figure(xp: Any, tmp_path: Path) -> None:
     assert out.returncode == 1 and "1.25" in out.stdout and "differs" in out.stderr
 
 
-def test_fewer_than_three_runs_and_no_block_are_said(xp: Any, tmp_path: Path) -> None:
+def test_fewer_than_three_runs_and_no_block_are_said(tmp_path: Path) -> None:
     results, readme = _results(tmp_path), tmp_path / "README.md"
     for k in (2, 3):
         for f in (results / f"run-{k}").iterdir():
@@ -144,7 +144,7 @@ PAGE = """# Benchmarks
 """
 
 
-def test_docs_pages_are_rendered_and_checked_with_the_readme(xp: Any, tmp_path: Path) -> None:
+def test_docs_pages_are_rendered_and_checked_with_the_readme(tmp_path: Path) -> None:
     """Blocks in docs/**/*.md beside the README are rendered too: a block standing in two
     files gets the same table in both, a benchmark with a block in any file stays out of
     every ``others`` block, and ``--check`` fails on a figure typed into a page."""
@@ -176,6 +176,6 @@ def test_docs_pages_are_rendered_and_checked_with_the_readme(xp: Any, tmp_path: 
     assert target.read_text() == text
 
 
-def test_the_readme_tables_are_rendered_from_the_committed_results(xp: Any) -> None:
+def test_the_readme_tables_are_rendered_from_the_committed_results() -> None:
     out = _render("--check")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr
