@@ -8,11 +8,10 @@ Value checks (labels in range) run only where values are concrete; see
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import math
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import array_api_compat
@@ -24,32 +23,41 @@ from ._types import Array, Namespace
 
 # -- the one switch of the layers' checks ---------------------------------------------------
 
-_ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("checks", default=True)
+_TRUSTED: contextvars.ContextVar[Any] = contextvars.ContextVar("trusted", default=None)
 
 
 def enabled() -> bool:
     """Whether the layers check their arguments: True except inside :func:`skipped`.
 
-    The public layer functions consult it, so the checked and the unchecked paths are
-    the same functions (same names, same signatures), switched here and nowhere else.
+    The public layer functions consult it (through :func:`trusted`), so the checked and
+    the unchecked paths are the same functions (same names, same signatures), switched
+    here and nowhere else.
     """
-    return _ENABLED.get()
+    return _TRUSTED.get() is None
 
 
-@contextlib.contextmanager
-def skipped() -> Iterator[None]:
+def trusted() -> Namespace | None:
+    """The namespace a caller vouched for with :func:`skipped`; None while checks run."""
+    return _TRUSTED.get()
+
+
+class skipped:
     """Switch the layers' argument checks off inside the block (this thread or task only).
 
     For a caller that validated its data once at its boundary, as the
-    :class:`~portable_layers.Solver`'s step does (``model.apply(..., checked=False)``);
-    the arithmetic is unchanged, only the checks are skipped.
+    :class:`~portable_layers.Solver`'s step does (``model.apply(..., checked=False)``),
+    and found it all in namespace ``xp``, which the layers then use without looking it
+    up.  The arithmetic is unchanged, only the checks are skipped.
     """
-    token = _ENABLED.set(False)
-    try:
-        yield
-    finally:
-        _ENABLED.reset(token)
 
+    def __init__(self, xp: Namespace) -> None:
+        self._xp = xp
+
+    def __enter__(self) -> None:
+        self._token = _TRUSTED.set(self._xp)
+
+    def __exit__(self, *exc: object) -> None:
+        _TRUSTED.reset(self._token)
 
 
 def floating(func: str, name: str, x: Array, xp: Namespace) -> None:

@@ -201,7 +201,7 @@ class Model:
             takes its place when set.  None: fresh OS entropy (eager only).
         checked : bool
             False runs the same layers with their argument checks switched off
-            (:func:`portable_layers._validate.skipped`): for callers that validated
+            (``portable_layers._validate.skipped``): for callers that validated
             ``X``, ``y`` and ``params`` once at their boundary, as the
             :class:`~portable_layers.Solver` does.  Labels are then not range-checked.
 
@@ -224,7 +224,9 @@ class Model:
         p = self._params if params is None else params
         state = dict(self.state if state is None else state)
         mode = "test" if y is None else "train"
-        with contextlib.nullcontext() if checked else check.skipped():
+        xp = None if checked else _compat.array_namespace(f"{type(self).__name__}.apply", X=X,
+                                                          W1=p["W1"])
+        with contextlib.nullcontext() if xp is None else check.skipped(xp):
             scores, backward = self._forward(X, p, mode, state, dropout_seed)
             if y is None:
                 return scores, state
