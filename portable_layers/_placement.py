@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _compat, optim
 from ._types import Array
+from .models.base import is_model
 from .train_step import TrainState, loss_function, make_train_step
 
 _CACHE: OrderedDict[Any, Any] = OrderedDict()
@@ -33,7 +34,7 @@ def _cached(key: Any, build: Callable[[], Any]) -> Any:
 def predict_function(model: Any) -> Callable[[Any, Any, Array], Array]:
     """``scores(params, model_state, X)`` in test mode, pure where the model allows (for
     the Solver: its data is validated once, so the layers run unchecked)."""
-    if callable(getattr(model, "signature", None)):
+    if is_model(model):
         return lambda p, s, X: model.apply(X, params=p, state=s, checked=False)[0]
     _, pure = loss_function(model)
     if pure:
@@ -59,8 +60,7 @@ class Placement:
         backend = _compat.backend_name(xp)
         # (Only for this library's models: their gradients are fresh arrays, which the
         # update may then overwrite; another model's might alias its own buffers.)
-        ours = callable(getattr(model, "signature", None))
-        self.in_place = (self._known_rule and ours
+        self.in_place = (self._known_rule and is_model(model)
                          and backend in ("numpy", "torch", "array_api_strict"))
         # Data and parameters are validated once, at the Solver's boundary: the step runs
         # the layers' and the update rule's unchecked forms.
@@ -68,8 +68,7 @@ class Placement:
                 if self.in_place else update_rule)
         step = make_train_step(model, rule, checked=False)
         self.jax = _compat.is_jax_namespace(xp) and step.pure  # type: ignore[attr-defined]
-        signature = getattr(model, "signature", None)
-        structure = signature() if callable(signature) else ("instance", id(model))
+        structure = model.signature() if is_model(model) else ("instance", id(model))
         mesh_key = None if mesh is None else tuple(d.id for d in mesh.devices.flat)
         self._key = (structure, update_rule, mesh_key)
         predict = predict_function(model)

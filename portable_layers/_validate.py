@@ -8,6 +8,7 @@ Value checks (labels in range) run only where values are concrete; see
 
 from __future__ import annotations
 
+import contextvars
 import math
 import operator
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,47 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from . import _compat
 from ._compat import array_namespace, is_array_api_obj, is_concrete, is_floating, is_integral
 from ._types import Array, Namespace
+
+# -- the one switch of the layers' checks ---------------------------------------------------
+
+_TRUSTED: contextvars.ContextVar[Any] = contextvars.ContextVar("trusted", default=None)
+
+
+def enabled() -> bool:
+    """Whether the layers check their arguments: True except inside :func:`skipped`.
+
+    The public layer functions consult it (through :func:`trusted`), so the checked and
+    the unchecked paths are the same functions (same names, same signatures), switched
+    here and nowhere else.
+    """
+    return _TRUSTED.get() is None
+
+
+def trusted() -> Namespace | None:
+    """The namespace a caller vouched for with :func:`skipped`; None while checks run."""
+    return _TRUSTED.get()
+
+
+class skipped:
+    """Switch the layers' argument checks off inside the block (this thread or task only).
+
+    For a caller that validated its data once at its boundary, as the
+    :class:`~portable_layers.Solver`'s step does (``model.apply(..., checked=False)``),
+    and found it all in namespace ``xp``, which the layers then use without looking it
+    up.  The arithmetic is unchanged, only the checks are skipped.
+    """
+
+    def __init__(self, xp: Namespace) -> None:
+        self._xp = xp
+
+    def __enter__(self) -> None:
+        self._token = _TRUSTED.set(self._xp)
+
+    def __exit__(self, *exc: object) -> None:
+        _TRUSTED.reset(self._token)
 
 
 def floating(func: str, name: str, x: Array, xp: Namespace) -> None:
@@ -183,6 +223,50 @@ def integer(func: str, name: str, value: Any, *, low: int = 0, allow_none: bool 
 def positive_int(func: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
     """Require a positive integer (``None`` too with ``allow_none``); return it as an int."""
     return integer(func, name, value, low=1, allow_none=allow_none, want="a positive integer")
+
+
+def seed(func: str, value: Any) -> int | None:
+    """Require a seed: None or a non-negative integer (Python, NumPy or 0-d array).
+
+    TypeError for another kind (a float, a string, a bool), ValueError for a negative one.
+    """
+    if value is None:
+        return None
+    number = _index(value)
+    if number is None:
+        raise TypeError(f"{func}: seed must be a non-negative integer or None, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{func}: seed must be a non-negative integer or None, got {value!r}")
+    return number
+
+
+def float_dtype(func: str, xp: Namespace, dtype: Any) -> Any:
+    """The floating dtype of ``xp`` that ``dtype`` names: the one resolver of the package.
+
+    ``dtype`` is None (float64 where ``xp`` has it, else float32), ``"float32"`` or
+    ``"float64"``, or a dtype object of ``xp`` or NumPy.  A string naming anything else is
+    a ValueError; a dtype object that is not float32 or float64 (an integer dtype) is a
+    TypeError; float64 on JAX without x64 is a ValueError saying how to enable it.
+    """
+    if dtype is None:
+        return xp.float64 if _compat.supports_float64(xp) else xp.float32
+    if isinstance(dtype, str):
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"{func}: dtype must be 'float32' or 'float64', got {dtype!r}")
+        name = dtype
+    else:
+        try:
+            name = _compat.dtype_name(dtype)
+        except Exception:  # an object no library reads as a dtype
+            name = ""
+        if name not in ("float32", "float64"):
+            raise TypeError(f"{func}: dtype must be a floating dtype (float32 or float64), "
+                            f"got {dtype!r}")
+    if name == "float64" and not _compat.supports_float64(xp):
+        msg = (f"{func}: float64 on JAX needs x64 enabled "
+               "(jax.config.update('jax_enable_x64', True)), or pass dtype='float32'")
+        raise ValueError(msg)
+    return getattr(xp, name)
 
 
 def integer_item(func: str, name: str, params: Mapping[str, Any], key: str, low: int) -> int:

@@ -401,7 +401,7 @@ def to_backend(data: dict[str, Any], xp: Any, dtype: Any = None) -> dict[str, An
     if not isinstance(data, dict):
         raise TypeError(f"to_backend: data must be a dict, got {type(data).__name__}")
     ns = _compat.get_namespace(xp)
-    float_dtype = _float_dtype(ns, dtype)
+    float_dtype = check.float_dtype("to_backend", ns, dtype)
     out = {}
     for key, value in data.items():
         if not _compat.is_array_api_obj(value):
@@ -411,18 +411,3 @@ def to_backend(data: dict[str, Any], xp: Any, dtype: Any = None) -> dict[str, An
         cast = float_dtype if np.issubdtype(host.dtype, np.floating) else None
         out[key] = _compat.from_numpy(host, ns, dtype=cast)
     return out
-
-
-def _float_dtype(ns: Any, dtype: Any) -> Any:
-    if dtype is None:
-        return ns.float64 if _compat.supports_float64(ns) else ns.float32
-    if isinstance(dtype, str):
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"to_backend: dtype must be 'float32' or 'float64', got {dtype!r}")
-        dtype = getattr(ns, dtype)
-    if dtype == ns.float64 and not _compat.supports_float64(ns):
-        msg = "to_backend: float64 on JAX needs x64 (jax.config.update('jax_enable_x64', True))"
-        raise ValueError(msg)
-    if dtype not in (ns.float32, ns.float64):
-        raise TypeError(f"to_backend: dtype must be a floating dtype, got {dtype!r}")
-    return dtype

@@ -48,7 +48,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _compat, optim
+from . import _validate as check
 from ._types import Array
+from .models.base import is_model
 
 __all__ = ["TrainState", "init_train_state", "make_train_step"]
 
@@ -112,9 +114,12 @@ def init_train_state(model: Any, update_rule: Any = "sgd",
     xp = _compat.array_namespace(func, **{name0: first})
     jax = _compat.is_jax_namespace(xp)
     opt = {k: _init_config(xp, name, w, optim_config or {}, host=jax) for k, w in params.items()}
+    seed = check.seed(func, seed)
     if seed is None:
         seed = getattr(model, "_dropout_base", 0)
     seed = int(seed)
+    if seed >= 2**31:  # JAX keeps it as an int32: derive a narrower one (a model's is below)
+        seed = int(np.random.SeedSequence(seed).generate_state(1)[0] >> 1)
     step: Any = 0
     if jax:  # built on the host, moved in one transfer (one array at a time costs ~10x)
         jax_ = _compat.import_jax("init_train_state")
@@ -160,8 +165,7 @@ def loss_function(model: Any, checked: bool = True) -> tuple[Callable[..., Any],
     func = "make_train_step"
     params: Any = getattr(model, "params", None)
     loss: Any = getattr(model, "loss", None)
-    apply: Any = getattr(model, "apply", None)
-    ours = callable(apply) and callable(getattr(model, "signature", None))
+    ours = is_model(model)
     missing = []
     if not isinstance(params, dict) or not params:
         missing.append("a non-empty params dict (model.params)")
@@ -171,7 +175,7 @@ def loss_function(model: Any, checked: bool = True) -> tuple[Callable[..., Any],
         raise TypeError(f"{func}: model {type(model).__name__} lacks " + " and ".join(missing))
     if ours:
         def pure(p: Any, s: Any, X: Array, y: Array, seed: Any) -> Any:
-            return apply(X, y, params=p, state=s, dropout_seed=seed, checked=checked)
+            return model.apply(X, y, params=p, state=s, dropout_seed=seed, checked=checked)
 
         return pure, True
     if _takes_params(loss):

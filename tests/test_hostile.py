@@ -1555,6 +1555,28 @@ EXTRA += [
 # -- end of the solver helper's block ----------------------------------------------------
 
 
+# -- model constructors: floating dtypes only, seeds non-negative integers (models branch) --
+_CONSTRUCTORS = {
+    TPL: lambda xp, **kw: pl.TwoLayerPerceptron(4, 3, 2, xp=base_namespace(xp), **kw),
+    FCN: lambda xp, **kw: pl.FullyConnectedNet([3], 4, 2, xp=base_namespace(xp), **kw),
+    "ThreeLayerConvNet": lambda xp, **kw: pl.ThreeLayerConvNet((1, 4, 4), 2, 3, 3, 2,
+                                                               xp=base_namespace(xp), **kw),
+    "VisionTransformer": lambda xp, **kw: pl.VisionTransformer((1, 4, 4), 2, 4, 1, 2,
+                                                               xp=base_namespace(xp), **kw),
+}
+EXTRA += [
+    *[_row(name, f"dtype={dt.__name__}", lambda xp, b=build, d=dt: b(xp, dtype=d),
+           Raises(TypeError, (name, "dtype")))
+      for name, build in _CONSTRUCTORS.items() for dt in (np.int64, np.bool_)],
+    *[_row(name, f"seed={v!r}", lambda xp, b=build, v=v: b(xp, seed=v), Raises(exc, (name, "seed")))
+      for name, build in _CONSTRUCTORS.items()
+      for v, exc in ((-1, ValueError), (1.5, TypeError), ("0", TypeError))],
+    *[_row(name, "seed=2**40", lambda xp, b=build: b(xp, seed=2**40, dtype="float32"), ok_result)
+      for name, build in _CONSTRUCTORS.items()],
+]
+# -- end of the models branch's block --
+
+
 ROWS: list[Row] = [_spec_row(spec, arg, kind) for spec in SPECS
                    for arg, kinds in spec.kinds.items() for kind in kinds] + EXTRA
 COUNTS = collections.Counter(row.func for row in ROWS)

@@ -136,6 +136,61 @@ def test_constructor_errors(xp: Any) -> None:
         FullyConnectedNet([3], weight_scale=-1.0, xp=ns)
 
 
+def _constructors() -> dict[str, Any]:
+    """Every model constructor, small, by the name its errors use."""
+    from portable_layers import VisionTransformer
+    from portable_layers.cs231n.classifiers import FullyConnectedNet as CourseFC
+    from portable_layers.cs231n.classifiers import ThreeLayerConvNet as CourseConv
+    from portable_layers.cs231n.classifiers import TwoLayerNet
+    from portable_layers.models import ThreeLayerConvNet
+
+    return {
+        "TwoLayerPerceptron": lambda **kw: TwoLayerPerceptron(4, 3, 2, **kw),
+        "FullyConnectedNet": lambda **kw: FullyConnectedNet([3], 4, 2, **kw),
+        "ThreeLayerConvNet": lambda **kw: ThreeLayerConvNet((1, 4, 4), 2, 3, 3, 2, **kw),
+        "VisionTransformer": lambda **kw: VisionTransformer((1, 4, 4), 2, 4, 1, 2, **kw),
+        "cs231n FullyConnectedNet": lambda **kw: CourseFC([3], 4, 2, **kw),
+        "cs231n TwoLayerNet": lambda **kw: TwoLayerNet(4, 3, 2, **kw),
+        "cs231n ThreeLayerConvNet": lambda **kw: CourseConv((1, 4, 4), 2, 3, 3, 2, **kw),
+    }
+
+
+@pytest.mark.parametrize("name", list(_constructors()))
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, "int32", "float16", np.complex128])
+def test_constructors_take_floating_dtypes_only(xp: Any, name: str, dtype: Any) -> None:
+    """An integer dtype used to be accepted and truncate every weight to 0."""
+    build = _constructors()[name]
+    exc = ValueError if isinstance(dtype, str) else TypeError  # a bad name, or a bad dtype
+    with pytest.raises(exc, match=rf"{name.split()[-1]}: dtype must be"):
+        build(dtype=dtype, xp=base_namespace(xp))
+
+
+@pytest.mark.parametrize("name", [n for n in _constructors() if "TwoLayerNet" not in n
+                                  and "cs231n ThreeLayer" not in n])
+def test_constructor_seeds(xp: Any, name: str) -> None:
+    """A seed is a non-negative integer (the error names the class and ``seed``); a huge one
+    works on every backend, JAX included, and fixes the model as a small one does."""
+    build, ns = _constructors()[name], base_namespace(xp)
+    for bad, exc in [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)]:
+        with pytest.raises(exc, match=rf"{name.split()[-1]}: seed must be a non-negative"):
+            build(seed=bad, xp=ns, dtype="float32")
+    models = []
+    for _ in range(2):
+        np.random.seed(0)  # noqa: NPY002 (the course draws its weights from the global one)
+        extra = {"dropout_keep_ratio": 0.5} if name.startswith("cs231n") else {}
+        models.append(build(seed=2**40, xp=ns, dtype="float32", **extra))
+    a, b = models
+    for k in a.params:
+        np.testing.assert_array_equal(_compat.to_numpy(a.params[k]), _compat.to_numpy(b.params[k]))
+    if name.startswith("cs231n"):  # the seed fixes the course's dropout masks
+        X, y = randn(xp, 3, 4, seed=0, dtype="float32"), xp.asarray(np.array([0, 1, 0]))
+        assert a.loss(X, y)[0] == b.loss(X, y)[0]
+    if name == "FullyConnectedNet":  # and it trains: the step's seed fits JAX's int32
+        state = init_train_state(a, "sgd", seed=2**40)
+        X, y = randn(xp, 3, 4, seed=0, dtype="float32"), xp.asarray(np.array([0, 1, 0]))
+        make_train_step(a, "sgd")(state, X, y)
+
+
 # -- normalization and dropout --------------------------------------------------------------
 
 

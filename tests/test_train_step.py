@@ -10,6 +10,7 @@ from helpers import assert_array, assert_close, base_namespace
 
 import portable_layers as pl
 from portable_layers import _compat
+from portable_layers import _validate as check
 from portable_layers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerPerceptron
 from portable_layers.solver import Solver
 
@@ -219,21 +220,30 @@ def test_unchecked_path_equals_the_checked_layers(xp: Any, hidden: list[int]) ->
         assert_close(states[0].params[k], states[1].params[k])
 
 
-def test_unchecked_path_leaves_batchnorm_dropout_and_overrides_to_the_layers(xp: Any) -> None:
-    """Models without an unchecked form (normalization, dropout, an overridden
-    ``_forward``) run their checked layers even when asked not to check."""
+def test_unchecked_is_the_one_forward_with_the_checks_switched_off(xp: Any) -> None:
+    """``apply(checked=False)`` runs the model's one ``_forward`` (batchnorm, dropout and an
+    override alike) with the layers' checks switched off inside it, and only there: the
+    same numbers, and a label out of range passes unchecked but not checked."""
     ns = base_namespace(xp)
-    calls = []
+    seen = []
 
     class Counted(FullyConnectedNet):
         def _forward(self, *args: Any) -> Any:
-            calls.append(1)
+            seen.append(check.enabled())
             return super()._forward(*args)
 
     X, y = ns.asarray(digits_like()["X_train"][:10]), ns.asarray(np.arange(10) % 3)
-    for model in (FullyConnectedNet([4], 6, 3, normalization="batchnorm", xp=ns, seed=0),
-                  FullyConnectedNet([4], 6, 3, dropout_keep_ratio=0.5, xp=ns, seed=0),
-                  Counted([4], 6, 3, xp=ns, seed=0)):
-        assert not model._unchecked_ok("train")
-        model.apply(X, y, checked=False, dropout_seed=1)
-    assert calls == [1]
+    for kw in ({"normalization": "batchnorm"}, {"dropout_keep_ratio": 0.5}, {}):
+        model = Counted([4], 6, 3, xp=ns, seed=0, **kw)
+        (l1, g1), s1 = model.apply(X, y, checked=False, dropout_seed=1)
+        (l2, g2), s2 = model.apply(X, y, checked=True, dropout_seed=1)
+        assert_close(l1, l2)
+        for k in g2:
+            assert_close(g1[k], g2[k])
+        assert sorted(s1) == sorted(s2)
+    assert seen == [False, True] * 3
+    assert check.enabled()
+    bad = ns.asarray(np.arange(10) % 3 + 3)  # labels 3..5 for 3 classes
+    model.apply(X, bad, checked=False)
+    with pytest.raises(ValueError, match="softmax_loss: y"):
+        model.apply(X, bad)

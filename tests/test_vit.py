@@ -16,8 +16,8 @@ from helpers import (
 )
 
 from portable_layers import _compat
+from portable_layers.models.vit import POS_SCALE, VisionTransformer
 from portable_layers.solver import Solver
-from portable_layers.vit import POS_SCALE, VisionTransformer
 
 ORACLES = ("numerical", "autodiff") if importlib.util.find_spec("jax") else ("numerical",)
 
@@ -106,6 +106,20 @@ def test_constructor_errors(xp: Any) -> None:
         VisionTransformer(64, xp=ns)
     with pytest.raises(ValueError, match="depth must be a positive integer"):
         VisionTransformer(depth=0, xp=ns)
+
+
+def test_old_path_is_a_shim_and_pickles_still_load(xp: Any) -> None:
+    """``portable_layers.vit`` re-exports the model moved into ``models/``; the class keeps
+    its recorded ``__module__``, so a reference pickled before the move still loads."""
+    import pickle
+
+    import portable_layers.vit as old
+
+    assert old.VisionTransformer is VisionTransformer and old.POS_SCALE == POS_SCALE
+    assert VisionTransformer.__module__ == "portable_layers.vit"
+    pickled = pickle.dumps(VisionTransformer)  # what a pickled config records: the path
+    assert b"portable_layers.vit" in pickled and pickle.loads(pickled) is VisionTransformer
+    assert type(make(xp)) is old.VisionTransformer
 
 
 def test_trains_with_solver(xp: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from .. import _validate as check
 from .._types import Array
 
 
@@ -32,14 +33,7 @@ def cast_like(func: str, x: Array, *params: Array) -> tuple[Array, ...]:
 def resolve(func: str, xp: Any, dtype: Any) -> tuple[Any, Any]:
     """Namespace and floating dtype of a model (``dtype`` NumPy's, a string, or xp's)."""
     ns = _compat.get_namespace("numpy" if xp is None else xp)
-    name = _compat.dtype_name(dtype)
-    if name not in ("float32", "float64"):
-        raise ValueError(f"{func}: dtype must be float32 or float64, got {dtype!r}")
-    if name == "float64" and not _compat.supports_float64(ns):
-        msg = (f"{func}: float64 on JAX needs x64 enabled "
-               "(jax.config.update('jax_enable_x64', True)), or pass dtype=np.float32")
-        raise ValueError(msg)
-    return ns, getattr(ns, name)
+    return ns, check.float_dtype(func, ns, dtype)
 
 
 def move(a: Any, xp: Any, dtype: Any, device: Any) -> Array:

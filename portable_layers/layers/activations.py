@@ -17,12 +17,18 @@ from .._types import Array
 
 
 def _setup(func: str, x: Array) -> Any:
+    xp = check.trusted()
+    if xp is not None:  # validated at the caller's boundary (_validate.skipped)
+        return xp
     xp = array_namespace(func, x=x)
     check.floating(func, "x", x, xp)
     return xp
 
 
 def _backward_setup(func: str, dout: Array, x: Array) -> Any:
+    xp = check.trusted()
+    if xp is not None:  # validated at the caller's boundary (_validate.skipped)
+        return xp
     xp = array_namespace(func, dout=dout, cache=x)
     check.dout_like(func, dout, x.shape)
     return xp
@@ -52,17 +58,8 @@ def relu_forward(x: Array) -> tuple[Array, Array]:
     >>> relu_forward(np.array([-1.0, 2.0]))[0]
     array([0., 2.])
     """
-    return _relu(_setup("relu_forward", x), x), x
-
-
-def _relu(xp: Any, x: Array) -> Array:
-    """:func:`relu_forward`'s output without its checks."""
-    return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=device(x)))
-
-
-def _relu_grad(xp: Any, dout: Array, x: Array) -> Array:
-    """:func:`relu_backward` without its checks."""
-    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
+    xp = _setup("relu_forward", x)
+    return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=device(x))), x
 
 
 def relu_backward(dout: Array, cache: Array) -> Array:
@@ -76,7 +73,8 @@ def relu_backward(dout: Array, cache: Array) -> Array:
     array([0., 5.])
     """
     x = cache
-    return _relu_grad(_backward_setup("relu_backward", dout, x), dout, x)
+    xp = _backward_setup("relu_backward", dout, x)
+    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
 
 
 def leaky_relu_forward(x: Array, alpha: float = 0.01) -> tuple[Array, tuple[Array, float]]:

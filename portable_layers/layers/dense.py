@@ -60,6 +60,9 @@ def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
     (2, 4)
     """
     func = "affine_forward"
+    xp = check.trusted()
+    if xp is not None:  # validated at the caller's boundary (_validate.skipped)
+        return _affine_forward(xp, x, w, b)
     xp = array_namespace(func, x=x, w=w, b=b)
     for name, arr in (("x", x), ("w", w), ("b", b)):
         check.floating(func, name, arr, xp)
@@ -72,8 +75,6 @@ def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
 
 
 def _affine_forward(xp: Any, x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
-    """:func:`affine_forward` without its checks, for callers that validated their data
-    once at their boundary (the Solver's step)."""
     n = x.shape[0]
     x2d = x if x.ndim == 2 else xp.reshape(x, (n, math.prod(x.shape[1:])))
     return x2d @ w + b, AffineCache(x2d, w, b, x.shape)
@@ -117,34 +118,32 @@ def affine_backward(
     ((2, 1, 3), (3, 4), (4,))
     """
     func = "affine_backward"
-    x, w = _unpack_cache(func, cache)
-    xp = array_namespace(func, dout=dout, x=x, w=w)
+    xp = check.trusted()  # not None: validated at the caller's boundary (_validate.skipped)
+    if xp is None:
+        xp = _check_backward(func, dout, cache)
+    x, w, _ = cache
     x_shape = getattr(cache, "x_shape", tuple(x.shape))
-    n = x.shape[0]
-    x2d = x if x.ndim == 2 else xp.reshape(x, (n, math.prod(x.shape[1:])))
-    if w.ndim != 2 or x2d.shape[1] != w.shape[0]:
-        msg = (f"{func}: cache must hold (x, w, b) from affine_forward with w of shape (D, M) "
-               f"and x of D features, got x of shape {tuple(x.shape)} and w of shape "
-               f"{tuple(w.shape)}")
-        raise ValueError(msg)
-    check.dout_like(func, dout, (n, w.shape[1]))
-    return _affine_grads(xp, dout, x2d, w, x_shape, need_dx)
-
-
-def _affine_backward(xp: Any, dout: Array, cache: AffineCache,
-                     need_dx: bool = True) -> tuple[Array | None, Array, Array]:
-    """:func:`affine_backward` without its checks, on a cache of :func:`_affine_forward`."""
-    x2d, w, _ = cache
-    return _affine_grads(xp, dout, x2d, w, cache.x_shape, need_dx)
-
-
-def _affine_grads(xp: Any, dout: Array, x2d: Array, w: Array, x_shape: tuple[int, ...],
-                  need_dx: bool) -> tuple[Array | None, Array, Array]:
+    x2d = x if x.ndim == 2 else xp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
     dx = None
     if need_dx:
         dx = dout @ w.T
         dx = dx if tuple(dx.shape) == tuple(x_shape) else xp.reshape(dx, x_shape)
     return dx, x2d.T @ dout, xp.sum(dout, axis=0)
+
+
+def _check_backward(func: str, dout: Array, cache: Any) -> Any:
+    """Check ``affine_backward``'s arguments; return their namespace."""
+    x, w = _unpack_cache(func, cache)
+    xp = array_namespace(func, dout=dout, x=x, w=w)
+    n = x.shape[0]
+    d = math.prod(x.shape[1:])
+    if w.ndim != 2 or d != w.shape[0]:
+        msg = (f"{func}: cache must hold (x, w, b) from affine_forward with w of shape (D, M) "
+               f"and x of D features, got x of shape {tuple(x.shape)} and w of shape "
+               f"{tuple(w.shape)}")
+        raise ValueError(msg)
+    check.dout_like(func, dout, (n, w.shape[1]))
+    return xp
 
 
 def _unpack_cache(func: str, cache: Any) -> tuple[Array, Array]:

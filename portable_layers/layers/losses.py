@@ -25,6 +25,9 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
     The flag is None when the labels were checked here already (concrete values);
     for traced or lazy labels it is a 0-d boolean array folded into the loss.
     """
+    xp = check.trusted()
+    if xp is not None:  # validated at the caller's boundary (_validate.skipped)
+        return xp, _onehot(xp, y, x.shape[1]), None
     xp = array_namespace(func, x=x, y=y)
     check.floating(func, "x", x, xp)
     check.ndim(func, "x", x, 2)
@@ -152,12 +155,6 @@ def softmax_loss(x: Array, y: Array) -> tuple[Array, Array]:
     xp, onehot, valid = _setup("softmax_loss", x, y)
     loss, dx = _softmax(xp, x, onehot)
     return _nan_unless(xp, valid, loss), dx
-
-
-def _softmax_loss(xp: Any, x: Array, y: Array) -> tuple[Array, Array]:
-    """:func:`softmax_loss` without its checks, for labels validated once at the caller's
-    boundary (the Solver checks their range when it receives them)."""
-    return _softmax(xp, x, _onehot(xp, y, x.shape[1]))
 
 
 def _softmax(xp: Any, x: Array, onehot: Array) -> tuple[Array, Array]:

@@ -337,7 +337,7 @@ def spatial_groupnorm_forward(
     -------
     out : array of shape (N, C, H, W)
     cache : tuple
-        ``(xhat, gamma, inv_std, x_shape)``, ``xhat`` of shape (N, G, C//G*H*W).
+        ``(xhat, gamma, inv_std, x_shape)``, ``xhat`` of shape (N, G, C//G, H, W).
 
     Raises
     ------

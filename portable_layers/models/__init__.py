@@ -29,22 +29,26 @@ seed derived from ``(seed, step)``; eager ``loss`` calls without a fixed seed us
 
 Layout
 ------
-The package splits the models along their seams; every name is imported from here:
+Every name is imported from here:
 
-- ``_parameters``: the parameter container (``params``, ``state``, ``reg``,
-  ``signature``, dtype, namespace and device);
-- ``_apply``: the pure form, ``apply`` over each model's ``_forward`` hook;
-- ``_convenience``: CS231n's conveniences on top (the stateful eager ``loss`` with
-  ``bn_params``, ``predict``, the layer functions as methods);
+- ``base``: the one base class :class:`~portable_layers.models.base.Model` (the
+  parameter container, the pure ``apply`` over each model's ``_forward`` hook, and
+  CS231n's conveniences on top: the eager ``loss`` with ``bn_params``, ``predict``, the
+  layer functions as methods), the L2 term and :func:`~.base.is_model`;
 - ``fully_connected``: :class:`TwoLayerPerceptron` and :class:`FullyConnectedNet`;
-- ``convnet``: :class:`ThreeLayerConvNet`.
+- ``convnet``: :class:`ThreeLayerConvNet`;
+- ``vit``: :class:`~portable_layers.vit.VisionTransformer` (public path
+  ``portable_layers.vit``).
 """
 
 from __future__ import annotations
 
-from ._convenience import _Model as _Model  # the models' base, which vit.py subclasses
+from .base import Model as Model
+from .base import is_model as is_model
 from .convnet import ThreeLayerConvNet
 from .fully_connected import FullyConnectedNet, TwoLayerPerceptron
+
+_Model = Model  # the base's name before models/base.py
 
 __all__ = ["FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerPerceptron"]
 

@@ -1,4 +1,6 @@
-"""The convolutional model: :class:`ThreeLayerConvNet` (CS231n's)."""
+"""The convolutional model: :class:`ThreeLayerConvNet` (CS231n's), over one forward and
+backward, :func:`three_layer_convnet_forward` (which the course's ``ThreeLayerConvNet``
+reuses)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,30 @@ from typing import Any
 from .. import _validate as check
 from .. import layers as L
 from .._types import Array
-from ._apply import Backward
-from ._convenience import _Model
+from .base import Backward, Model
 
 __all__ = ["ThreeLayerConvNet"]
 
 
-class ThreeLayerConvNet(_Model):
+def three_layer_convnet_forward(X: Array, p: dict[str, Array], conv_param: dict[str, int],
+                                pool_param: dict[str, int]) -> tuple[Array, Backward]:
+    """conv - ReLU - max pool - affine - ReLU - affine: scores and ``backward(dscores)``
+    giving the gradients of ``W1, b1, W2, b2, W3, b3``."""
+    a1, c1 = L.conv_relu_pool_forward(X, p["W1"], p["b1"], conv_param, pool_param)
+    a2, c2 = L.affine_relu_forward(a1, p["W2"], p["b2"])
+    scores, c3 = L.affine_forward(a2, p["W3"], p["b3"])
+
+    def backward(dscores: Array) -> dict[str, Array]:
+        grads: dict[str, Array] = {}
+        da2, grads["W3"], grads["b3"] = L.affine_backward(dscores, c3)
+        da1, grads["W2"], grads["b2"] = L.affine_relu_backward(da2, c2)
+        _, grads["W1"], grads["b1"] = L.conv_relu_pool_backward(da1, c1, need_dx=False)
+        return grads
+
+    return scores, backward
+
+
+class ThreeLayerConvNet(Model):
     """conv - ReLU - 2x2 max pool - affine - ReLU - affine - softmax (CS231n's).
 
     The convolution has stride 1 and pad ``(filter_size - 1) // 2`` (the same size
@@ -104,15 +123,4 @@ class ThreeLayerConvNet(_Model):
     def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
                  seed: Any) -> tuple[Array, Backward]:
         check.images("ThreeLayerConvNet.loss", X, self.input_shape)
-        a1, c1 = L.conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param, self.pool_param)
-        a2, c2 = L.affine_relu_forward(a1, p["W2"], p["b2"])
-        scores, c3 = L.affine_forward(a2, p["W3"], p["b3"])
-
-        def backward(dscores: Array) -> dict[str, Array]:
-            grads: dict[str, Array] = {}
-            da2, grads["W3"], grads["b3"] = L.affine_backward(dscores, c3)
-            da1, grads["W2"], grads["b2"] = L.affine_relu_backward(da2, c2)
-            _, grads["W1"], grads["b1"] = L.conv_relu_pool_backward(da1, c1, need_dx=False)
-            return grads
-
-        return scores, backward
+        return three_layer_convnet_forward(X, p, self.conv_param, self.pool_param)

@@ -1,9 +1,11 @@
-"""Fully connected models: :class:`TwoLayerPerceptron` and :class:`FullyConnectedNet`."""
+"""Fully connected models: :class:`TwoLayerPerceptron` and :class:`FullyConnectedNet`,
+over one forward and backward, :func:`affine_net_forward` (which the course's
+``FullyConnectedNet`` reuses)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,13 +13,80 @@ import numpy as np
 from .. import _validate as check
 from .. import layers as L
 from .._types import Array
-from ..layers import activations, dense
-from ._apply import Backward
-from ._convenience import _Model
+from .base import Backward, Model
 
 __all__ = ["FullyConnectedNet", "TwoLayerPerceptron"]
 
 _NORMALIZATIONS = (None, "batchnorm", "layernorm")
+
+#: ``dropout(x, mode, layer) -> (out, cache)``, the cache None when nothing was dropped.
+Dropout = Callable[[Array, str, int], tuple[Array, Any]]
+
+
+def affine_net_forward(
+    X: Array, p: dict[str, Array], mode: str, state: dict[str, Array], *, num_layers: int,
+    normalization: str | None = None, norm_params: Sequence[dict[str, Any]] = (),
+    dropout: Dropout | None = None,
+) -> tuple[Array, Backward]:
+    """{affine - [norm] - ReLU - [dropout]} x (L - 1) - affine: scores and ``backward``.
+
+    Parameters
+    ----------
+    X : array of shape (N, D)
+    p : dict
+        ``W1, b1, ..., WL, bL`` and, with a normalization, ``gamma{i}, beta{i}``.
+    mode : {'train', 'test'}
+    state : dict
+        Running statistics ``running_mean{i}``, ``running_var{i}`` (batchnorm); train
+        mode stores the new ones into it.
+    num_layers : int
+        L.
+    normalization : {None, 'batchnorm', 'layernorm'}
+    norm_params : sequence of dict
+        Layer ``i``'s normalization options (``eps``, ``momentum``) in entry ``i - 1``.
+    dropout : callable, optional
+        Applied after each hidden ReLU.
+
+    Returns
+    -------
+    scores : array of shape (N, C)
+    backward : callable
+        ``backward(dscores) -> grads``, keyed like ``p``.
+    """
+    n, out, caches = num_layers, X, []
+    for i in range(1, n):
+        param = None
+        if normalization is not None:
+            param = {**norm_params[i - 1], "mode": mode}
+        if normalization == "batchnorm":
+            param.update(running_mean=state.get(f"running_mean{i}"),  # type: ignore[union-attr]
+                         running_var=state.get(f"running_var{i}"))
+        out, cache = L.affine_norm_relu_forward(out, p[f"W{i}"], p[f"b{i}"], p.get(f"gamma{i}"),
+                                                p.get(f"beta{i}"), param, normalization)
+        if normalization == "batchnorm":
+            state[f"running_mean{i}"] = param["running_mean"]  # type: ignore[index]
+            state[f"running_var{i}"] = param["running_var"]  # type: ignore[index]
+        drop = None
+        if dropout is not None:
+            out, drop = dropout(out, mode, i)
+        caches.append((cache, drop))
+    scores, last = L.affine_forward(out, p[f"W{n}"], p[f"b{n}"])
+
+    def backward(dscores: Array) -> dict[str, Array]:
+        grads: dict[str, Array] = {}
+        dout, grads[f"W{n}"], grads[f"b{n}"] = L.affine_backward(dscores, last)
+        for i in range(n - 1, 0, -1):
+            cache, drop = caches[i - 1]
+            if drop is not None:
+                dout = L.dropout_backward(dout, drop)
+            dout, dw, db, dgamma, dbeta = L.affine_norm_relu_backward(
+                dout, cache, need_dx=i > 1)  # training never uses the input's gradient
+            grads[f"W{i}"], grads[f"b{i}"] = dw, db
+            if dgamma is not None:
+                grads[f"gamma{i}"], grads[f"beta{i}"] = dgamma, dbeta
+        return grads
+
+    return scores, backward
 
 
 def _hidden_dims(func: str, value: Any) -> list[int]:
@@ -27,7 +96,7 @@ def _hidden_dims(func: str, value: Any) -> list[int]:
     return [check.positive_int(func, f"hidden_dims[{i}]", h) for i, h in enumerate(value)]
 
 
-class _AffineNet(_Model):
+class _AffineNet(Model):
     """Fully connected models: (affine - [norm] - ReLU - [dropout]) blocks, then affine.
 
     Subclasses validate their own arguments and call :meth:`_build` with the layer
@@ -36,7 +105,7 @@ class _AffineNet(_Model):
     """
 
     def _build(self, dims: list[int], weight_scale: Any, reg: Any, xp: Any, dtype: Any,
-               seed: int | None, normalization: str | None = None, keep: float = 1.0,
+               seed: Any, normalization: str | None = None, keep: float = 1.0,
                device: Any = None) -> None:
         self._setup(weight_scale, reg, xp, dtype, seed, device)
         self.num_layers = len(dims) - 1
@@ -65,77 +134,15 @@ class _AffineNet(_Model):
         """C, the number of classes."""
         return self._shapes[f"b{self.num_layers}"][0]
 
-    def _block(self, x: Array, p: dict[str, Array], i: int, mode: str,
-               state: dict[str, Array], seed: Any) -> tuple[Array, tuple[Any, Any]]:
-        """Hidden block ``i``: affine - [norm] - ReLU - [dropout]; stores new running stats."""
-        norm = self.normalization
-        param = {**self.bn_params[i - 1], "mode": mode}
-        if norm == "batchnorm":
-            param.update(running_mean=state.get(f"running_mean{i}"),
-                         running_var=state.get(f"running_var{i}"))
-        gamma, beta = p.get(f"gamma{i}"), p.get(f"beta{i}")
-        out, cache = L.affine_norm_relu_forward(x, p[f"W{i}"], p[f"b{i}"], gamma, beta,
-                                                param, norm)
-        if norm == "batchnorm":
-            state[f"running_mean{i}"] = param["running_mean"]
-            state[f"running_var{i}"] = param["running_var"]
-        out, drop = self._dropout(out, mode, seed, i)
-        return out, (cache, drop)
-
     def _forward(self, X: Array, p: dict[str, Array], mode: str, state: dict[str, Array],
                  seed: Any) -> tuple[Array, Backward]:
-        n = self.num_layers
-        out, caches = X, []
-        for i in range(1, n):
-            out, cache = self._block(out, p, i, mode, state, seed)
-            caches.append(cache)
-        scores, last = L.affine_forward(out, p[f"W{n}"], p[f"b{n}"])
-
-        def backward(dscores: Array) -> dict[str, Array]:
-            grads: dict[str, Array] = {}
-            dout, grads[f"W{n}"], grads[f"b{n}"] = L.affine_backward(dscores, last)
-            for i in range(n - 1, 0, -1):
-                cache, drop = caches[i - 1]
-                if drop is not None:
-                    dout = L.dropout_backward(dout, drop)
-                dout, dw, db, dgamma, dbeta = L.affine_norm_relu_backward(
-                    dout, cache, need_dx=i > 1)  # training never uses the input's gradient
-                grads[f"W{i}"], grads[f"b{i}"] = dw, db
-                if dgamma is not None:
-                    grads[f"gamma{i}"], grads[f"beta{i}"] = dgamma, dbeta
-            return grads
-
-        return scores, backward
-
-
-    def _unchecked_ok(self, mode: str) -> bool:
-        # Only for this class's own forward: a subclass that overrides it keeps it.
-        return (type(self)._forward is _AffineNet._forward and self.normalization is None
-                and (mode == "test" or not self.uses_dropout))
-
-    def _forward_unchecked(self, xp: Any, X: Array,
-                           p: dict[str, Array]) -> tuple[Array, Backward]:
-        """Affine - ReLU blocks and the last affine, on the layers' unchecked cores."""
-        n = self.num_layers
-        out, caches, hidden = X, [], []
-        for i in range(1, n + 1):
-            out, cache = dense._affine_forward(xp, out, p[f"W{i}"], p[f"b{i}"])
-            caches.append(cache)
-            if i < n:
-                hidden.append(out)  # the ReLU's input
-                out = activations._relu(xp, out)
-
-        def backward(dscores: Array) -> dict[str, Array]:
-            grads: dict[str, Array] = {}
-            dout = dscores
-            for i in range(n, 0, -1):
-                if i < n:
-                    dout = activations._relu_grad(xp, dout, hidden[i - 1])
-                dout, grads[f"W{i}"], grads[f"b{i}"] = dense._affine_backward(
-                    xp, dout, caches[i - 1], need_dx=i > 1)
-            return grads
-
-        return out, backward
+        dropout = None
+        if self.uses_dropout:
+            def dropout(x: Array, mode: str, layer: int) -> tuple[Array, Any]:
+                return self._dropout(x, mode, seed, layer)
+        return affine_net_forward(X, p, mode, state, num_layers=self.num_layers,
+                                  normalization=self.normalization, norm_params=self.bn_params,
+                                  dropout=dropout)
 
 
 class TwoLayerPerceptron(_AffineNet):
@@ -214,11 +221,12 @@ class FullyConnectedNet(_AffineNet):
         C.
     dropout_keep_ratio : float
         Keep probability of the dropout after each hidden ReLU; 1 (the default)
-        means no dropout.  Masks: see the module docstring.
+        means no dropout.  Masks: see the package docstring
+        (:mod:`portable_layers.models`).
     normalization : {None, 'batchnorm', 'layernorm'}
         Normalization after each hidden affine layer, with parameters ``gamma{i}``
         (ones) and ``beta{i}`` (zeros); batchnorm's running statistics live in
-        ``bn_params[i - 1]`` (see the module docstring).
+        ``bn_params[i - 1]`` (see the package docstring, :mod:`portable_layers.models`).
     reg : float
         L2 regularisation strength; the loss adds ``0.5 * reg * sum(W**2)`` over the
         weight matrices ``W1 ... WL`` (not over gammas and betas).

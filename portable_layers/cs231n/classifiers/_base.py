@@ -1,4 +1,5 @@
-"""The body shared by the compatibility models: parameters, backend, dtype, L2 term."""
+"""The body shared by the compatibility models: parameters, backend, dtype, and the loss
+with the L2 term of :mod:`portable_layers.models` (their forwards are the models')."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from ... import _compat
 from ... import layers as L
 from ..._types import Array
+from ...models.base import add_l2
 from .. import _util
 
 
@@ -47,13 +49,8 @@ class CourseModel:
 
     def _loss(self, scores: Array, y: Array, p: dict[str, Array],
               backward: Any) -> tuple[float, dict[str, Array]]:
-        """Softmax loss plus ``0.5 * reg * sum(W**2)`` over the weights, and the gradients."""
-        xp = self.xp
+        """Softmax loss plus ``0.5 * reg * sum(W**2)`` over the weights (the models' L2
+        term), as a Python float, and the gradients."""
         data_loss, dscores = L.softmax_loss(scores, y)
-        grads = backward(dscores)
-        weights = [k for k in p if k.startswith("W")]
-        reg = float(self.reg)
-        loss = float(data_loss) + 0.5 * reg * sum(float(xp.sum(p[k] * p[k])) for k in weights)
-        if reg:
-            grads = {k: g + reg * p[k] if k in weights else g for k, g in grads.items()}
-        return loss, grads
+        loss, grads = add_l2(float(self.reg), p, data_loss, backward(dscores))
+        return float(loss), grads

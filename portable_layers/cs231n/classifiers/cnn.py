@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import layers as L
-from ..._types import Array
+from ...models.convnet import three_layer_convnet_forward
 from .. import fast_layers as _fast_layers
 from .. import layer_utils as _layer_utils
 from .. import layers as _layers
@@ -34,7 +33,8 @@ __all__ = ["ThreeLayerConvNet", *_layers.__all__, *_fast_layers.__all__,
 
 
 class ThreeLayerConvNet(CourseModel):
-    """conv - relu - 2x2 max pool - affine - relu - affine - softmax.
+    """conv - relu - 2x2 max pool - affine - relu - affine - softmax (the forward and
+    backward of :class:`portable_layers.ThreeLayerConvNet`).
 
     The convolution has stride 1 and pad ``(filter_size - 1) // 2``; the pool has
     stride 2.  Weights ``W1`` (F, C, HH, WW), ``W2`` (F * H/2 * W/2, hidden_dim),
@@ -88,17 +88,7 @@ class ThreeLayerConvNet(CourseModel):
         """Scores (N, C) when ``y`` is None, else ``(loss, grads)`` with ``loss`` a float."""
         X, y = self._inputs(X, y)
         p = self._current()
-        a1, c1 = L.conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param, self.pool_param)
-        a2, c2 = L.affine_relu_forward(a1, p["W2"], p["b2"])
-        scores, c3 = L.affine_forward(a2, p["W3"], p["b3"])
+        scores, backward = three_layer_convnet_forward(X, p, self.conv_param, self.pool_param)
         if y is None:
             return scores
-
-        def backward(dscores: Array) -> dict[str, Array]:
-            grads: dict[str, Array] = {}
-            da2, grads["W3"], grads["b3"] = L.affine_backward(dscores, c3)
-            da1, grads["W2"], grads["b2"] = L.affine_relu_backward(da2, c2)
-            _, grads["W1"], grads["b1"] = L.conv_relu_pool_backward(da1, c1, need_dx=False)
-            return grads
-
         return self._loss(scores, y, p, backward)

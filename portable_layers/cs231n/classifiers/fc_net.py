@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ... import layers as L
+from ... import _validate as check
 from ..._types import Array
+from ...models.base import running_stats, store_running_stats
+from ...models.fully_connected import affine_net_forward
 from .. import layer_utils as _layer_utils
 from .. import layers as _layers
 from ..layers import dropout_forward
@@ -34,7 +36,8 @@ __all__ = ["FullyConnectedNet", "TwoLayerNet", *_layers.__all__, *_layer_utils._
 
 
 class FullyConnectedNet(CourseModel):
-    """{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax.
+    """{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax (the
+    forward and backward of :class:`portable_layers.FullyConnectedNet`).
 
     Parameters
     ----------
@@ -97,6 +100,9 @@ class FullyConnectedNet(CourseModel):
         if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
                for d in dims):
             raise ValueError(f"{func}: layer sizes must be positive integers, got {dims}")
+        seed = check.seed(func, seed)
+        if seed is not None and seed >= 2**32:  # np.random.seed's range: derive a narrower one
+            seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         self._init_backend(func, reg, dtype, xp, device)
         self.normalization = normalization
         self.use_dropout = keep != 1
@@ -130,34 +136,19 @@ class FullyConnectedNet(CourseModel):
             self.dropout_param["mode"] = mode
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
-        n, out, caches = self.num_layers, X, []
-        for i in range(1, n):
-            norm_param = self.bn_params[i - 1] if self.bn_params else None
-            out, cache = L.affine_norm_relu_forward(
-                out, p[f"W{i}"], p[f"b{i}"], p.get(f"gamma{i}"), p.get(f"beta{i}"),
-                norm_param, self.normalization)
-            drop = None
-            if self.use_dropout:
-                out, drop = dropout_forward(out, self.dropout_param)
-            caches.append((cache, drop))
-        scores, last = L.affine_forward(out, p[f"W{n}"], p[f"b{n}"])
+        state = running_stats(self.bn_params)
+        scores, backward = affine_net_forward(
+            X, p, mode, state, num_layers=self.num_layers, normalization=self.normalization,
+            norm_params=self.bn_params, dropout=self._dropout if self.use_dropout else None)
+        store_running_stats(self.bn_params, state)  # the course keeps them in its dicts
         if y is None:
             return scores
-
-        def backward(dscores: Array) -> dict[str, Array]:
-            grads: dict[str, Array] = {}
-            dout, grads[f"W{n}"], grads[f"b{n}"] = L.affine_backward(dscores, last)
-            for i in range(n - 1, 0, -1):
-                cache, drop = caches[i - 1]
-                if drop is not None:
-                    dout = L.dropout_backward(dout, drop)
-                dout, dw, db, dgamma, dbeta = L.affine_norm_relu_backward(dout, cache)
-                grads[f"W{i}"], grads[f"b{i}"] = dw, db
-                if dgamma is not None:
-                    grads[f"gamma{i}"], grads[f"beta{i}"] = dgamma, dbeta
-            return grads
-
         return self._loss(scores, y, p, backward)
+
+    def _dropout(self, x: Array, mode: str, layer: int) -> tuple[Array, Any]:
+        """The course's dropout: every layer with ``dropout_param`` (its ``seed`` reseeds
+        NumPy's global generator, so the same masks every call)."""
+        return dropout_forward(x, self.dropout_param)
 
 
 class TwoLayerNet(FullyConnectedNet):
