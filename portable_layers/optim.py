@@ -374,12 +374,3 @@ def init_config(name: str, w: Array, config: Config | None = None) -> Config:
     get_update_rule(name)
     xp = array_namespace(name, w=w)
     return _checks.filled(name, xp, w, config, _RULES[name], same_library=False)
-
-
-# Kept for train_step.py until it calls the public names (get_update_rule(name,
-# checked=False) and state_keys(name)).
-def _unchecked(name: str, xp: Any = None) -> UpdateRule:
-    return get_update_rule(name, checked=False)
-
-
-_state_keys = state_keys

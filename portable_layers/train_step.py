@@ -139,7 +139,7 @@ def _init_config(xp: Any, name: str | None, w: Array, config: dict[str, Any],
     if host:
         dtype = np.dtype(w.dtype)
         zeros = np.zeros(tuple(w.shape), dtype=dtype)
-        config = {**{k: zeros.copy() for k in optim._state_keys(name) if k != "t"}, **config}
+        config = {**{k: zeros.copy() for k in optim.state_keys(name) if k != "t"}, **config}
     filled = optim.init_config(name, w, config)
 
     def as_array(value: Any) -> Any:
@@ -247,8 +247,7 @@ def make_train_step(model: Any, update_rule: Any = "sgd", *, checked: bool = Tru
     rule, name = _rule("make_train_step", update_rule)
     forward, pure = loss_function(model, checked)
     if not checked and name is not None:
-        first = next(iter(model.params.values()))
-        rule = optim._unchecked(name, _compat.array_namespace("make_train_step", w=first))
+        rule = optim.get_update_rule(name, checked=False)
     dropout = bool(getattr(model, "uses_dropout", False))
 
     def step(state: TrainState, X: Array, y: Array) -> tuple[Array, TrainState]:
