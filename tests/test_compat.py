@@ -195,9 +195,14 @@ def test_an_older_revision_is_refused_at_the_boundary() -> None:
 
 
 def test_one_registry_of_backend_names() -> None:
-    from portable_layers import check_command, pytest_plugin
+    from portable_layers import cli, pytest_plugin
+    from portable_layers.cli import check
 
-    assert check_command.CHECK_BACKENDS is _compat.CHECK_BACKENDS
+    assert "CHECK_BACKENDS" not in vars(check)  # no tuple of its own: check's default is
+    args, _ = cli.build_parser("check").parse_known_args(["check"])  # the registry's
+    installed = _compat.installed_backends()
+    want = [b for b in _compat.CHECK_BACKENDS if b in installed]
+    assert check._plan(args)["backends"] == want
     assert pytest_plugin.ALL_BACKENDS is _compat.TEST_BACKENDS
     assert set(_compat.BACKENDS) <= set(_compat.REGISTRY)
     assert _compat.BACKENDS == ("numpy", "jax", "array_api_strict", "torch", "dask")

@@ -28,9 +28,6 @@ from ._common import UsageError, backend, positive_int, seed, suggest
 __all__ = ["add_arguments", "format_table", "load_cases", "run"]
 
 COLUMNS = {"numerical": "vs finite diff", "autodiff": "vs autodiff", "torch": "vs torch"}
-#: Backends left out of the default run: Dask's lazy arrays compute chunk by chunk, which
-#: the table's small inputs only slow down (``--backend dask`` still checks them).
-NOT_BY_DEFAULT = ("dask",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", action="extend", nargs="+", type=_names, metavar="NAME",
                         help=f"array libraries to check: {', '.join(_compat.BACKENDS)}, or an "
                         "importable array namespace such as marray.numpy (several after one "
-                        "--backend, repeated, or comma-separated; default: every installed one "
-                        f"but {', '.join(NOT_BY_DEFAULT)})")
+                        "--backend, repeated, or comma-separated; default: the installed ones of "
+                        f"{', '.join(_compat.CHECK_BACKENDS)}; Dask's lazy chunks only slow "
+                        "the table's small inputs down)")
     parser.add_argument("--cases", metavar="MODULE:ATTR",
                         help="check your own layers: ATTR of MODULE (importable from the "
                         "current folder) is a sequence of portable_layers.cases.LayerCase "
@@ -119,7 +117,8 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
         for name in backends:
             backend("--backend", name)
     else:
-        backends = [b for b in _compat.installed_backends() if b not in NOT_BY_DEFAULT]
+        installed = _compat.installed_backends()
+        backends = [b for b in _compat.CHECK_BACKENDS if b in installed]
     if args.oracle:
         oracles, notes = list(dict.fromkeys(args.oracle)), []
         for oracle in oracles:
