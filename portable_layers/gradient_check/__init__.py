@@ -63,13 +63,7 @@ from .check import (
     check_layer,
     fast_check,
 )
-from .differences import (
-    _jax_batched_differences,
-    eval_numerical_gradient,
-    eval_numerical_gradient_array,
-    grad_check_sparse,
-    numerical_vjp,
-)
+from .differences import _jax_batched_differences, numerical_vjp
 from .oracles import (
     DEFAULT_ORACLES,
     ORACLE_FUNCTIONS,
@@ -86,6 +80,7 @@ from .reports import (
     scaled_error,
     tolerance,
 )
+from .seed import eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse
 
 __all__ = [
     "DEFAULT_ORACLES",
