@@ -235,7 +235,7 @@ def outcome(family: str, seed: int, dtype: str, mode: str, xp: Any = np,
     worst = max(c.error / c.tol for c in result.checks)
     out = {"ok": result.ok, "worst": worst, "kinks": sum(c.kinks for c in result.checks),
            "calls": calls[0], "extra": calls[0] - baseline(problem, mode, samples),
-           "seconds": seconds, "report": "" if result.ok else str(result)}
+           "seconds": seconds, "report": "" if result.ok else f"seed {seed}: {result}"}
     out["whole"] = not run(planted(problem, whole(1e-2)), xp, mode, oracles, seed,
                            samples)[0].ok
     if entry:
