@@ -90,6 +90,8 @@ def main() -> None:
                     continue
                 n = {"fast": fast_draws, "sampled": draws, "full": full_draws}[mode]
                 n = max(n, draws) if family == "cases" else n  # the cheap family: all of them
+                if n == 0:
+                    continue
                 key = f"{family}/{dtype}/{mode}"
                 results[key] = measure(family, dtype, mode, n, args.samples, args.cifar_n)
                 write_json(args.out, document(results, args, start))
