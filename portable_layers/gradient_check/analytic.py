@@ -165,9 +165,9 @@ def run_pair(
         raise _not_array(func, "dout", dout)
     float_idx = [i for i, x in enumerate(values) if _is_float(x)]
     if not float_idx:
-        dtypes = ", ".join(str(x.dtype) for x in values)
+        found = ", ".join(str(x.dtype) for x in values)
         raise TypeError(f"{func}: inputs must include at least one floating array, got "
-                        f"dtypes {dtypes or 'none'}")
+                        f"dtypes {found or 'none'}")
     first = values[float_idx[0]]
     xp = _compat.array_namespace(func, x=first)
     call = forward if keys is None else (lambda *a: forward(**dict(zip(keys, a, strict=True))))
