@@ -85,12 +85,29 @@ def test_failures_name_the_input_and_the_entry(xp: Any) -> None:
         assert "dw[2, 1] analytic" in str(result)
 
 
-def test_a_point_near_a_kink_is_flagged(xp: Any) -> None:
+@pytest.mark.parametrize("mode", ["full", "sampled"])
+def test_a_kink_within_the_step_is_recognised_not_failed(xp: Any, mode: str) -> None:
+    """ReLU 3e-6 from its kink (h = 1e-5): the difference straddles it, the entry is
+    counted as at a kink (left out or redrawn), and the check passes."""
+    x = _compat.from_numpy(np.array([[-1.0, 3e-6, 2.0, 0.5]]),
+                           _compat.array_namespace("t", a=xp.asarray(0.0)))
+    result = check_layer(pl.relu_forward, pl.relu_backward, (x,), oracles=("numerical",),
+                         mode=mode, samples=3, seed=1)
+    (c,) = result.checks
+    assert result.ok and c.kinks == 1, str(result)
+    assert "1 at a kink" in str(result)
+
+
+def test_a_wrong_value_at_a_kink_is_still_a_failure(xp: Any) -> None:
+    """Near a kink the hand-written value must lie between the one-sided slopes."""
     x = _compat.from_numpy(np.array([[-1.0, 3e-6, 2.0]]),
                            _compat.array_namespace("t", a=xp.asarray(0.0)))
-    result = check_layer(pl.relu_forward, pl.relu_backward, (x,), oracles=("numerical",))
+    result = check_layer(pl.relu_forward, lambda d, c: 2 * pl.relu_backward(d, c), (x,),
+                         oracles=("numerical",))
     (bad,) = result.checks
-    assert not bad.ok and bad.worst[0].index == (0, 1) and bad.worst[0].near_kink
+    assert not bad.ok and bad.kinks == 0
+    assert {e.index for e in bad.worst} == {(0, 1), (0, 2)}
+    assert [e.near_kink for e in bad.worst if e.index == (0, 1)] == [True]
     assert "near a kink" in str(result)
 
 

@@ -43,6 +43,7 @@ import collections
 import dataclasses
 import importlib.util
 import inspect
+import math
 import os
 import re
 import sys
@@ -695,6 +696,44 @@ EXTRA: list[Row] = [
     _row("rel_error", "two libraries", lambda xp: pl.rel_error(
         xp.asarray(X4), _other_library(xp, X4)),
          Raises(TypeError, ("rel_error",))),
+    # --- check_layer's arguments (gradcheck: issue 21 item 6, issue 22 item 8) ---
+    _row("check_layer", "forward returns a bare array", lambda xp: pl.check_layer(
+        lambda x: pl.relu_forward(x)[0], pl.relu_backward, (xp.asarray(X4),)),
+         Raises(TypeError, ("check_layer", "forward", "(out, cache)"))),
+    _row("check_layer", "tol=-1", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), tol=-1),
+         Raises(ValueError, ("check_layer", "tol", "positive finite"))),
+    _row("check_layer", "tol=nan", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), tol={"numerical": math.nan}),
+         Raises(ValueError, ("check_layer", "tol['numerical']"))),
+    _row("check_layer", "h=0", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), h=0),
+         Raises(ValueError, ("check_layer", "h", "positive finite"))),
+    _row("check_layer", "h=inf", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), h=math.inf),
+         Raises(ValueError, ("check_layer", "h"))),
+    _row("check_layer", "samples=0", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), mode="sampled", samples=0),
+         Raises(ValueError, ("check_layer", "samples"))),
+    _row("check_layer", "seed=-1", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), mode="fast", seed=-1),
+         Raises(ValueError, ("check_layer", "seed", "non-negative integer"))),
+    _row("check_layer", "inputs:list", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (X4.tolist(),)),
+         Raises(TypeError, ("check_layer", "inputs[0]", "xp.asarray"))),
+    _row("check_layer", "inputs:scalar", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (1.5,)),
+         Raises(TypeError, ("check_layer", "inputs[0]", "xp.asarray"))),
+    _row("check_layer", "dout:list", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), X4.tolist()),
+         Raises(TypeError, ("check_layer", "dout", "xp.asarray"))),
+    _row("check_layer", "names:length", lambda xp: pl.check_layer(
+        pl.tanh_forward, pl.tanh_backward, (xp.asarray(X4),), names=("x", "w")),
+         Raises(ValueError, ("check_layer", "names"))),
+    _row("fast_check", "forward returns a bare array", lambda xp: pl.fast_check(
+        lambda x: pl.tanh_forward(x)[0], pl.tanh_backward, (xp.asarray(X4),)),
+         Raises(TypeError, ("check_layer", "forward"))),
+    # --- end of check_layer's arguments ---
 ]
 
 

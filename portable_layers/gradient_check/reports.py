@@ -113,7 +113,8 @@ class Entry:
     near_kink: bool = False
 
     def __str__(self) -> str:
-        kink = "  (near a kink: finite differences change with the step)" if self.near_kink else ""
+        kink = ("  (near a kink: the differences change with the step, but the analytic "
+                "value is not between the one-sided slopes)" if self.near_kink else "")
         return (f"[{', '.join(map(str, self.index))}] analytic {self.analytic:.10g}, "
                 f"oracle {self.expected:.10g}{kink}")
 
@@ -123,9 +124,12 @@ class GradientCheck:
     """One gradient compared with one oracle.
 
     ``mode`` is ``"full"`` (every entry), ``"sampled"`` (``entries_checked`` random
-    entries) or ``"fast"`` (one random projection vᵀJu; ``input`` then names all
+    entries) or ``"fast"`` (one random projection vᵀJd; ``input`` then names all
     inputs together, ``"x, w, b"``).  ``worst`` holds the entries that differ most
     when the check failed (none in fast mode, which cannot tell entries apart).
+    ``kinks`` counts the entries (full mode: left out of ``error``; sampled mode:
+    redrawn) or directions (fast mode: redrawn) where the finite differences met a
+    kink (see :mod:`~portable_layers.gradient_check.kinks`).
     """
 
     input: str
@@ -136,6 +140,7 @@ class GradientCheck:
     mode: str = "full"
     entries_checked: int = 0
     worst: tuple[Entry, ...] = ()
+    kinks: int = 0
 
     @property
     def ok(self) -> bool:
@@ -174,8 +179,12 @@ class LayerCheck:
         lines += [f"  problem: {p}" for p in self.problems]
         for c in self.checks:
             mark = "ok" if c.ok else "FAIL"
-            how = {"full": "", "fast": " (fast: vᵀJu)"}.get(
+            how = {"full": "", "fast": " (fast: vᵀJd)"}.get(
                 c.mode, f" ({c.mode}, {c.entries_checked} entries)")
+            if c.kinks:
+                what = {"full": "entries left out", "sampled": "entries redrawn",
+                        "fast": "directions redrawn"}.get(c.mode, "redrawn")
+                how += f" [{c.kinks} at a kink: {what}]"
             lines.append(f"  {c.gradient:<9} vs {c.oracle:<9} error {c.error:.2e} "
                          f"(tol {c.tol:.0e}){how} {mark}")
             lines += [f"      {c.gradient}{e}" for e in c.worst]
