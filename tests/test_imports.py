@@ -39,7 +39,12 @@ def imports_of(name: str, path: Path, modules: set[str]) -> set[str]:
         if dotted:
             found.add(dotted)
 
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    # a class's ``__module__ = "..."`` names where it is found, it imports nothing
+    labels = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+              and all(isinstance(t, ast.Attribute) and t.attr == "__module__"
+                      for t in node.targets)}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 target(alias.name)
@@ -53,7 +58,8 @@ def imports_of(name: str, path: Path, modules: set[str]) -> set[str]:
             for alias in node.names:
                 full = f"{source}.{alias.name}"
                 target(full if full in modules else source)
-        elif isinstance(node, ast.Constant) and node.value in modules:
+        elif (isinstance(node, ast.Constant) and node.value in modules
+              and id(node) not in labels):
             found.add(node.value)  # a module named by a string: importlib.import_module
     found.discard(name)
     return found

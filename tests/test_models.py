@@ -288,7 +288,8 @@ def test_state_is_threaded_under_jit_never_hidden(xp: Any) -> None:
         with pytest.raises(ValueError, match=msg):
             jax.jit(lambda p, X, y: model.loss(X, y, params=p)[0])(model.params, X, y)
     step = _compat.jit(make_train_step(model, "sgd"), ns)
-    state = init_train_state(model, "sgd", {"learning_rate": 0.0})  # params stay put
+    # params stay put: w - 1e-300 * dw rounds back to w (a learning rate must be > 0)
+    state = init_train_state(model, "sgd", {"learning_rate": 1e-300})
     losses = []
     for _ in range(3):
         loss, state = step(state, X, y)

@@ -62,15 +62,7 @@ def _docs_hooks() -> types.ModuleType:
     return hooks
 
 
-#: modules whose RST tables are converted on another branch of this turn; the strict
-#: xfail turns into a failure once they are, and then these marks go
-_CONVERTED_ELSEWHERE = {"portable_layers.optim", "portable_layers.gradient_check"}
-
-
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="its tables are converted on "
-                                            "another branch")) if m in _CONVERTED_ELSEWHERE
-    else m for m in MODULES])
+@pytest.mark.parametrize("module", MODULES)
 def test_no_raw_rst_table_in_docstrings(module: str) -> None:
     """numpydoc docstrings hold Markdown tables or lists, never a reStructuredText simple
     table (``=====  =====`` rows), which the API reference would show raw; docs/hooks.py
