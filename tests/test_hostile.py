@@ -855,6 +855,8 @@ EXTRA += [
 
 from portable_layers import cases as pcases  # noqa: E402
 from portable_layers import plotting, pytest_plugin  # noqa: E402
+from portable_layers.cli import plot as cli_plot  # noqa: E402
+from portable_layers.cli._common import UsageError  # noqa: E402
 from portable_layers.cs231n import data_utils as c_data  # noqa: E402
 from portable_layers.cs231n import fast_layers, layer_utils, vis_utils  # noqa: E402
 from portable_layers.cs231n import layers as c_layers  # noqa: E402
@@ -1138,21 +1140,20 @@ EXTRA += [
     _row("save_training_figure", "empty histories", lambda xp: plotting.save_training_figure(
         "f.png", loss_history=[], train_acc_history=[], val_acc_history=[]),
          Result("a file", lambda r, xp: _equal(os.path.exists("f.png"), True))),
-    _mk(RAW + " (plotting.py: parser=42 gives AttributeError)",
-        _row("add_arguments", "parser=42", lambda xp: plotting.add_arguments(42),
+    _mk(RAW + " (cli/plot.py: parser=42 gives AttributeError)",
+        _row("add_arguments", "parser=42", lambda xp: cli_plot.add_arguments(42),
              Raises(TypeError, ("add_arguments", "parser")))),
-    _row("add_arguments", "twice", lambda xp: _twice(plotting.add_arguments),
+    _row("add_arguments", "twice", lambda xp: _twice(cli_plot.add_arguments),
          Raises(Exception, ("conflicting",))),
     _row("add_arguments", "a fresh parser", lambda xp: _parse_plot(["activations"]),
          Result("parses", lambda r, xp: _equal(r.what, "activations"))),
-    _mk(RAW + " (plotting.py: args=42 gives AttributeError)",
-        _row("run", "args=42", lambda xp: plotting.run(42), Raises(TypeError, ("run", "args")))),
-    _mk(RAW + " (plotting.py: an empty Namespace gives AttributeError)",
-        _row("run", "args empty", lambda xp: plotting.run(__import__("argparse").Namespace()),
+    _mk(RAW + " (cli/plot.py: args=42 gives AttributeError)",
+        _row("run", "args=42", lambda xp: cli_plot.run(42), Raises(TypeError, ("run", "args")))),
+    _mk(RAW + " (cli/plot.py: an empty Namespace gives AttributeError)",
+        _row("run", "args empty", lambda xp: cli_plot.run(__import__("argparse").Namespace()),
              Raises(ValueError, ("run", "what")))),
-    _row("run", "missing folder", lambda xp: plotting.run(_parse_plot(
-        ["activations", "--out", NO_DIR])), Result("a failure status, said on stderr",
-                                                   lambda r, xp: _equal(r != 0, True))),
+    _row("run", "missing folder", lambda xp: cli_plot.run(_parse_plot(
+        ["activations", "--out", NO_DIR])), Raises(UsageError, ("--out", "does not exist"))),
     # cases
     _row("get_case", "name='bogus'", lambda xp: pcases.get_case("bogus"),
          Raises(ValueError, ("get_case", "bogus"))),
@@ -1419,7 +1420,7 @@ def _parse_plot(argv: list[str]) -> Any:
     import argparse
 
     parser = argparse.ArgumentParser()
-    plotting.add_arguments(parser)
+    cli_plot.add_arguments(parser)
     return parser.parse_args(argv)
 
 
