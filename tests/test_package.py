@@ -64,7 +64,7 @@ def _docs_hooks() -> types.ModuleType:
 
 #: modules whose RST tables are converted on another branch of this turn; the strict
 #: xfail turns into a failure once they are, and then these marks go
-_CONVERTED_ELSEWHERE = {"portable_layers.optim", "portable_layers.gradient_check"}
+_CONVERTED_ELSEWHERE = {"portable_layers.gradient_check"}
 
 
 @pytest.mark.parametrize("module", [
