@@ -19,6 +19,8 @@ import numpy as np
 
 from . import _compat
 from ._compat import array_namespace, is_array_api_obj, is_concrete, is_floating, is_integral
+from ._devices import known_device as known_device  # re-exported: check.known_device
+from ._devices import same_device as same_device
 from ._types import Array, Namespace
 
 # -- the one switch of the layers' checks ---------------------------------------------------
@@ -315,48 +317,7 @@ def non_negative(func: str, name: str, value: Any) -> float:
     return float(value)
 
 
-# -- Devices and memory (issue 21: arrays on two devices, sizes that cannot fit) --------
-
-
-def same_device(func: str, **arrays: Array) -> None:
-    """Require every keyword-named array to be on one device; the error names ``func``,
-    both arguments and both devices (as the mixing-libraries error names both libraries).
-
-    O(1) per array and jit-safe; plain NumPy arrays, all on the CPU, are let through
-    without a lookup, and an array whose device is unknown (a JAX tracer reports None)
-    is not compared.
-    """
-    if all(type(a) is np.ndarray for a in arrays.values()):  # one device: skip the lookups
-        return
-    known = [(name, array_api_compat.device(a)) for name, a in arrays.items()]
-    # JAX: a tracer reports None, and an array sharded over several devices its sharding
-    # (which jit reconciles itself): neither is compared.  (Belongs in _compat once split.)
-    known = [(name, where) for name, where in known
-             if where is not None and not hasattr(where, "device_set")]
-    if not known:
-        return
-    first, where = known[0]
-    for name, other in known[1:]:
-        if other != where:
-            msg = (f"{func}: all arrays must be on one device, but {first} is on {where!r} "
-                   f"and {name} is on {other!r}")
-            raise ValueError(msg)
-
-
-def known_device(func: str, xp: Namespace, device: Any) -> Any:
-    """Require ``device`` (None: the default) to be a device that ``xp``'s library has;
-    return it.  Tried with an empty array, so nothing is allocated; the error names the
-    backend and the device."""
-    if device is None:
-        return None
-    try:
-        xp.empty((0,), device=device)
-    except Exception as err:  # each library has its own error (RuntimeError, ValueError, ...)
-        backend = getattr(xp, "__name__", type(xp).__name__).removeprefix("array_api_compat.")
-        msg = (f"{func}: the backend {backend} has no device {device!r} "
-               f"({type(err).__name__}: {err})")
-        raise ValueError(msg) from None
-    return device
+# -- Memory (issue 21: sizes that cannot fit; the device guards are in _devices) -------
 
 
 def available_memory() -> int | None:

@@ -172,6 +172,8 @@ def _run(name: str, w: Array, dw: Array, config: Config | None, *, checked: bool
 def sgd(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
     """Vanilla stochastic gradient descent: ``w - learning_rate * dw``.
 
+    Returns and raises as :func:`sgd` does; the new config holds the new ``velocity``.
+
     Parameters
     ----------
     w, dw : floating arrays of one shape
@@ -202,22 +204,13 @@ def sgd(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Confi
 def sgd_momentum(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Config]:
     """SGD with momentum: ``v = momentum * v - learning_rate * dw; w + v``.
 
+    Returns and raises as :func:`sgd` does; the new config holds the new ``velocity``.
+
     Parameters
     ----------
     w, dw : floating arrays of one shape
     config : dict, optional
         ``learning_rate`` (1e-2), ``momentum`` (0.9), ``velocity`` (zeros like w).
-
-    Returns
-    -------
-    next_w : array like ``w``
-    config : dict
-        A new dict holding the new ``velocity``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad argument or config entry; the message names the rule and the key.
 
     Examples
     --------
@@ -235,23 +228,14 @@ def rmsprop(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, C
     ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``;
     ``w - learning_rate * dw / (sqrt(cache) + epsilon)``.
 
+    Returns and raises as :func:`sgd` does; the new config holds the new ``cache``.
+
     Parameters
     ----------
     w, dw : floating arrays of one shape
     config : dict, optional
         ``learning_rate`` (1e-2), ``decay_rate`` (0.99), ``epsilon`` (1e-8),
         ``cache`` (zeros like w).
-
-    Returns
-    -------
-    next_w : array like ``w``
-    config : dict
-        A new dict holding the new ``cache``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad argument or config entry; the message names the rule and the key.
 
     Examples
     --------
@@ -272,6 +256,9 @@ def adam(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Conf
     ``mhat = m / (1 - beta1**t)`` and ``vhat = v / (1 - beta2**t)``.  The config
     stores ``m`` and ``v`` uncorrected and the incremented ``t``.
 
+    Returns and raises as :func:`sgd` does (e.g. ``adam: config['beta1'] must be in
+    [0, 1), got 1.5``); the new config holds the new ``m``, ``v`` and ``t``.
+
     Parameters
     ----------
     w, dw : floating arrays of one shape
@@ -279,18 +266,6 @@ def adam(w: Array, dw: Array, config: Config | None = None) -> tuple[Array, Conf
         ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon``
         (1e-8), ``m`` and ``v`` (zeros like w), ``t`` (0; a Python int or a 0-d
         integer array).
-
-    Returns
-    -------
-    next_w : array like ``w``
-    config : dict
-        A new dict holding the new ``m``, ``v`` and ``t``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad argument or config entry; the message names the rule and the key,
-        e.g. ``adam: config['beta1'] must be in [0, 1), got 1.5``.
 
     Examples
     --------

@@ -3,9 +3,10 @@
 Examples
 --------
 >>> import numpy as np
->>> out, cache = affine_relu_forward(np.ones((2, 3)), -np.ones((3, 4)), np.zeros(4))
->>> float(out.max())
-0.0
+>>> x, w, b = np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)
+>>> out, cache = affine_relu_forward(x, w, b)
+>>> [g.shape for g in affine_relu_backward(np.ones_like(out), cache)]
+[(2, 3), (3, 4), (4,)]
 """
 
 from __future__ import annotations

@@ -36,23 +36,13 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from .._solver_options import OPTIONS
 from . import _util, optim
 
 __all__ = ["Solver"]
 
-_OPTIONS = {
-    "update_rule": "sgd",
-    "optim_config": None,
-    "lr_decay": 1.0,
-    "batch_size": 100,
-    "num_epochs": 10,
-    "num_train_samples": 1000,
-    "num_val_samples": None,
-    "checkpoint_name": None,
-    "print_every": 10,
-    "verbose": True,
-}
-
+# The course's ten options and defaults: the package Solver's table less its own additions.
+_OPTIONS = {k: v for k, v in OPTIONS.items() if k not in ("seed", "mesh", "scan_budget")}
 
 class Solver:
     """Train a classification model with the course's minibatch loop (see the module)."""

@@ -132,8 +132,9 @@ def sigmoid_forward(x: Array) -> tuple[Array, Array]:
     Examples
     --------
     >>> import numpy as np
-    >>> sigmoid_forward(np.array([-1e4, 0.0, 1e4]))[0]
-    array([0. , 0.5, 1. ])
+    >>> out, cache = sigmoid_forward(np.array([-1e4, 0.0, 1e4]))
+    >>> out, sigmoid_backward(np.ones(3), cache)
+    (array([0. , 0.5, 1. ]), array([0.  , 0.25, 0.  ]))
     """
     xp = _setup("sigmoid_forward", x)
     z = xp.exp(-xp.abs(x))
@@ -142,14 +143,8 @@ def sigmoid_forward(x: Array) -> tuple[Array, Array]:
 
 
 def sigmoid_backward(dout: Array, cache: Array) -> Array:
-    """Gradient of the sigmoid: ``dout * s * (1 - s)`` with ``s`` the forward output.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> sigmoid_backward(np.array([1.0]), sigmoid_forward(np.array([0.0]))[1])
-    array([0.25])
-    """
+    """Gradient of the sigmoid: ``dout * s * (1 - s)`` with ``s`` the forward output
+    (the example of :func:`sigmoid_forward` runs both passes)."""
     s = cache
     _backward_setup("sigmoid_backward", dout, s)
     return dout * s * (1 - s)
@@ -166,8 +161,9 @@ def tanh_forward(x: Array) -> tuple[Array, Array]:
     Examples
     --------
     >>> import numpy as np
-    >>> tanh_forward(np.array([0.0]))[0]
-    array([0.])
+    >>> out, cache = tanh_forward(np.array([0.0]))
+    >>> out, tanh_backward(np.array([2.0]), cache)
+    (array([0.]), array([2.]))
     """
     xp = _setup("tanh_forward", x)
     out = xp.tanh(x)
@@ -175,14 +171,8 @@ def tanh_forward(x: Array) -> tuple[Array, Array]:
 
 
 def tanh_backward(dout: Array, cache: Array) -> Array:
-    """Gradient of tanh: ``dout * (1 - t**2)`` with ``t`` the forward output.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> tanh_backward(np.array([2.0]), tanh_forward(np.array([0.0]))[1])
-    array([2.])
-    """
+    """Gradient of tanh: ``dout * (1 - t**2)`` with ``t`` the forward output (the
+    example of :func:`tanh_forward` runs both passes)."""
     t = cache
     _backward_setup("tanh_backward", dout, t)
     return dout * (1 - t * t)

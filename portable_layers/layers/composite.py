@@ -111,6 +111,8 @@ def conv_relu_pool_forward(
     ...                                     np.zeros(2), {"stride": 1, "pad": 1}, pool)
     >>> out.shape
     (1, 2, 2, 2)
+    >>> [g.shape for g in conv_relu_pool_backward(np.ones(out.shape), cache)]
+    [(1, 1, 4, 4), (2, 1, 3, 3), (2,)]
     """
     a, conv_cache = conv_forward(x, w, b, conv_param)
     s, relu_cache = relu_forward(a)
@@ -123,16 +125,8 @@ def conv_relu_pool_backward(
 ) -> tuple[Array | None, Array, Array]:
     """Backward pass of :func:`conv_relu_pool_forward`; returns ``(dx, dw, db)``.
 
-    ``need_dx=False`` skips ``dx`` (None), as in :func:`conv_backward`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
-    >>> out, cache = conv_relu_pool_forward(np.ones((1, 1, 4, 4)), np.ones((2, 1, 3, 3)),
-    ...                                     np.zeros(2), {"stride": 1, "pad": 1}, pool)
-    >>> [g.shape for g in conv_relu_pool_backward(np.ones(out.shape), cache)]
-    [(1, 1, 4, 4), (2, 1, 3, 3), (2,)]
+    ``need_dx=False`` skips ``dx`` (None), as in :func:`conv_backward`.  The example of
+    :func:`conv_relu_pool_forward` runs both passes.
     """
     conv_cache, relu_cache, pool_cache = cache
     ds = max_pool_backward(dout, pool_cache)

@@ -139,11 +139,8 @@ def softmax_loss(x: Array, y: Array) -> tuple[Array, Array]:
 
     Raises
     ------
-    TypeError
-        If ``x`` is not floating or ``y`` not integer, or they mix libraries.
-    ValueError
-        If the shapes disagree, the batch is empty, a label is outside [0, C) or
-        ``x`` and ``y`` are on two devices.
+    TypeError, ValueError
+        For the same inputs as :func:`svm_loss` (both share one check).
 
     Examples
     --------

@@ -1,0 +1,54 @@
+"""Device guards shared by the layers and models: one device for all arrays, and a device
+the backend really has (issue 21).  Split from :mod:`portable_layers._validate`, which
+re-exports both names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._types import Array, Namespace
+
+
+def same_device(func: str, **arrays: Array) -> None:
+    """Require every keyword-named array to be on one device; the error names ``func``,
+    both arguments and both devices (as the mixing-libraries error names both libraries).
+
+    O(1) per array and jit-safe; plain NumPy arrays, all on the CPU, are let through
+    without a lookup, and an array whose device is unknown (a JAX tracer reports None)
+    is not compared.
+    """
+    if all(type(a) is np.ndarray for a in arrays.values()):  # one device: skip the lookups
+        return
+    known = [(name, array_api_compat.device(a)) for name, a in arrays.items()]
+    # JAX: a tracer reports None, and an array sharded over several devices its sharding
+    # (which jit reconciles itself): neither is compared.  (Belongs in _compat once split.)
+    known = [(name, where) for name, where in known
+             if where is not None and not hasattr(where, "device_set")]
+    if not known:
+        return
+    first, where = known[0]
+    for name, other in known[1:]:
+        if other != where:
+            msg = (f"{func}: all arrays must be on one device, but {first} is on {where!r} "
+                   f"and {name} is on {other!r}")
+            raise ValueError(msg)
+
+
+def known_device(func: str, xp: Namespace, device: Any) -> Any:
+    """Require ``device`` (None: the default) to be a device that ``xp``'s library has;
+    return it.  Tried with an empty array, so nothing is allocated; the error names the
+    backend and the device."""
+    if device is None:
+        return None
+    try:
+        xp.empty((0,), device=device)
+    except Exception as err:  # each library has its own error (RuntimeError, ValueError, ...)
+        backend = getattr(xp, "__name__", type(xp).__name__).removeprefix("array_api_compat.")
+        msg = (f"{func}: the backend {backend} has no device {device!r} "
+               f"({type(err).__name__}: {err})")
+        raise ValueError(msg) from None
+    return device
