@@ -13,10 +13,13 @@ On immutable arrays (JAX) pass the array as ``f``'s argument instead.
 
 Examples
 --------
+The course's comparison of a numerical and an analytic gradient:
+
 >>> import numpy as np
->>> g = eval_numerical_gradient(lambda v: (v**2).sum(), np.array([1.0, 2.0]), verbose=False)
->>> np.round(g, 6)
-array([2., 4.])
+>>> x = np.array([[0.5, -1.0], [2.0, 0.25]])
+>>> numerical = eval_numerical_gradient(lambda v: (v**3).sum(), x, verbose=False)
+>>> bool(rel_error(numerical, 3 * x**2) < 1e-8)
+True
 """
 
 from __future__ import annotations
