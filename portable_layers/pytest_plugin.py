@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import os
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -143,6 +143,9 @@ def check_cases(cases: Sequence[Any], *, dtype: str = "float64",
     """
     from .cases import LayerCase, run_case
 
+    if isinstance(cases, (str, bytes)) or not isinstance(cases, Iterable):
+        raise TypeError(f"check_cases: cases must be a non-empty sequence of LayerCase, got "
+                        f"{type(cases).__name__}")
     cases = list(cases)
     bad = [type(c).__name__ for c in cases if not isinstance(c, LayerCase)]
     if bad or not cases:
