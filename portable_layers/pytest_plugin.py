@@ -113,6 +113,9 @@ def _unusable(name: str) -> str | None:
 
 def selected_backends(config: pytest.Config) -> list[str]:
     """The backends this run tests on (see the module docstring)."""
+    if not callable(getattr(config, "getoption", None)):
+        raise TypeError(f"selected_backends: config must be a pytest.Config, got "
+                        f"{type(config).__name__}")
     chosen = config.getoption("portable_layers_backend") or [
         b for b in os.environ.get(ENV, "all").split(",") if b.strip()
     ]
