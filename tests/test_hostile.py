@@ -861,8 +861,8 @@ from portable_layers.cs231n import data_utils as c_data  # noqa: E402
 from portable_layers.cs231n import fast_layers, layer_utils, vis_utils  # noqa: E402
 from portable_layers.cs231n import layers as c_layers  # noqa: E402
 from portable_layers.cs231n.classifiers import TwoLayerNet  # noqa: E402
-from portable_layers.gradient_check import check as gc_check  # noqa: E402
 from portable_layers.gradient_check import analytic as gc_analytic  # noqa: E402
+from portable_layers.gradient_check import check as gc_check  # noqa: E402
 from portable_layers.gradient_check import differences, oracles, reports  # noqa: E402
 from portable_layers.gradient_check import fast as gc_fast  # noqa: E402
 from portable_layers.gradient_check import kinks as gc_kinks  # noqa: E402

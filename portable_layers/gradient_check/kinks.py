@@ -90,12 +90,13 @@ def probe(line: Callable[[float], float], h: float, at_zero: float | None = None
 def entry_line(run: Run, i: int, ix: tuple[int, ...]) -> Callable[[float], float]:
     """``step -> sum(fn(inputs with inputs[i][ix] moved by step) * dout)`` in float64."""
     _is_run("entry_line", run)
-    if not isinstance(i, int) or i not in run.float_idx:
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i not in run.float_idx:
         raise ValueError(f"entry_line: i must be the index of a floating input, one of "
                          f"{run.float_idx}, got {i!r}")
     shape = tuple(run.inputs[i].shape)
     if (not isinstance(ix, tuple) or len(ix) != len(shape)
-            or not all(isinstance(k, int) and 0 <= k < n for k, n in zip(ix, shape))):
+            or not all(isinstance(k, (int, np.integer)) and 0 <= k < n
+                       for k, n in zip(ix, shape, strict=True))):
         raise ValueError(f"entry_line: ix must be an index into inputs[{i}] of shape "
                          f"{shape}, got {ix!r}")
     return moved_line(run, {i: _unit(run, i, ix)})
