@@ -109,6 +109,7 @@ def weight_grid(weights: Any, image_shape: Sequence[int], padding: int = 1) -> n
     (2, 5)
     """
     func = "weight_grid"
+    padding = check.integer(func, "padding", padding)
     w = np.asarray(_compat.to_numpy(weights), dtype=np.float64)
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 3 or shape[0] not in (1, 3):

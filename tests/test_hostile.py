@@ -1092,10 +1092,9 @@ EXTRA += [
          Raises(ValueError, ("visualize_grid", "Xs", "(N, H, W, C)"))),
     _row("visualize_grid", "one image", lambda xp: vis_utils.visualize_grid(
         np.ones((1, 2, 2, 3))), _shape_is((2, 2, 3))),
-    _mk(RAW + " (vis_utils.py: padding=-1 is accepted and overlaps the images)",
-        _row("visualize_grid", "padding=-1", lambda xp: vis_utils.visualize_grid(
-            np.ones((2, 2, 2, 3)), padding=-1), Raises(ValueError, ("visualize_grid",
-                                                                    "padding")))),
+    _row("visualize_grid", "padding=-1", lambda xp: vis_utils.visualize_grid(
+        np.ones((2, 2, 2, 3)), padding=-1), Raises(ValueError, ("visualize_grid", "padding",
+                                                                ">= 0", "-1"))),
     # plotting
     _row("activation_curves", "backend='foo'", lambda xp: plotting.activation_curves("foo"),
          Raises(ValueError, ("foo",))),
@@ -1117,10 +1116,9 @@ EXTRA += [
          Raises(ValueError, ("weight_grid", "weights", "(12, H)"))),
     _row("weight_grid", "one filter", lambda xp: plotting.weight_grid(np.ones((3, 1)), (3, 1, 1)),
          _shape_is((1, 1, 3))),
-    _mk(RAW + " (plotting.py: padding=-1 is accepted)",
-        _row("weight_grid", "padding=-1", lambda xp: plotting.weight_grid(
-            np.ones((12, 2)), (3, 2, 2), padding=-1), Raises(ValueError, ("weight_grid",
-                                                                          "padding")))),
+    _row("weight_grid", "padding=-1", lambda xp: plotting.weight_grid(
+        np.ones((12, 2)), (3, 2, 2), padding=-1), Raises(ValueError, ("weight_grid", "padding",
+                                                                      ">= 0", "-1"))),
     _row("attention_on_image", "model=42", lambda xp: plotting.attention_on_image(
         42, np.ones((1, 4, 4))), Raises(TypeError, ("attention_on_image", "model"))),
     _row("attention_on_image", "image:shape", lambda xp: plotting.attention_on_image(
