@@ -296,6 +296,8 @@ def plot_activations(
     >>> plot_activations("activations.png", backend="numpy")  # doctest: +SKIP
     """
     func = "plot_activations"
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
     curves = activation_curves(backend, lo=lo, hi=hi, num=num)
     fig = _figure(func, figsize=(16, 7.5), layout="constrained")
     axes = fig.subplots(2, len(curves), sharex=True)
