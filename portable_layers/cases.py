@@ -56,6 +56,10 @@ class LayerCase:
 
 def away_from_zero(a: np.ndarray, gap: float = KINK_GAP) -> np.ndarray:
     """``a`` with every entry moved to at least ``gap`` from 0, keeping its sign."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"away_from_zero: a must be a NumPy array, got {type(a).__name__}")
+    if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not 0 <= gap < np.inf:
+        raise ValueError(f"away_from_zero: gap must be a finite number >= 0, got {gap!r}")
     return np.where(a >= 0, a + gap, a - gap)
 
 

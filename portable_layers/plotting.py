@@ -109,6 +109,7 @@ def weight_grid(weights: Any, image_shape: Sequence[int], padding: int = 1) -> n
     (2, 5)
     """
     func = "weight_grid"
+    padding = check.integer(func, "padding", padding)
     w = np.asarray(_compat.to_numpy(weights), dtype=np.float64)
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 3 or shape[0] not in (1, 3):
@@ -295,6 +296,8 @@ def plot_activations(
     >>> plot_activations("activations.png", backend="numpy")  # doctest: +SKIP
     """
     func = "plot_activations"
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
     curves = activation_curves(backend, lo=lo, hi=hi, num=num)
     fig = _figure(func, figsize=(16, 7.5), layout="constrained")
     axes = fig.subplots(2, len(curves), sharex=True)

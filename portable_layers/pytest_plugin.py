@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import os
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,6 +113,9 @@ def _unusable(name: str) -> str | None:
 
 def selected_backends(config: pytest.Config) -> list[str]:
     """The backends this run tests on (see the module docstring)."""
+    if not callable(getattr(config, "getoption", None)):
+        raise TypeError(f"selected_backends: config must be a pytest.Config, got "
+                        f"{type(config).__name__}")
     chosen = config.getoption("portable_layers_backend") or [
         b for b in os.environ.get(ENV, "all").split(",") if b.strip()
     ]
@@ -143,6 +146,9 @@ def check_cases(cases: Sequence[Any], *, dtype: str = "float64",
     """
     from .cases import LayerCase, run_case
 
+    if isinstance(cases, (str, bytes)) or not isinstance(cases, Iterable):
+        raise TypeError(f"check_cases: cases must be a non-empty sequence of LayerCase, got "
+                        f"{type(cases).__name__}")
     cases = list(cases)
     bad = [type(c).__name__ for c in cases if not isinstance(c, LayerCase)]
     if bad or not cases:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from .. import _validate as check
 
 __all__ = ["visualize_grid"]
 
@@ -36,6 +37,7 @@ def visualize_grid(Xs: Any, ubound: float = 255.0, padding: int = 1) -> np.ndarr
     -------
     grid : ndarray (G * H + (G - 1) * padding, G * W + (G - 1) * padding, C), G = ceil(sqrt(N))
     """
+    padding = check.integer("visualize_grid", "padding", padding)
     x = np.asarray(_compat.to_numpy(Xs), dtype=np.float64)
     if x.ndim != 4:
         raise ValueError(f"visualize_grid: Xs must have shape (N, H, W, C), got {x.shape}")

@@ -48,9 +48,18 @@ def central_difference(value_at: Callable[[float], Any], h: float) -> Any:
     >>> round(central_difference(lambda s: (3.0 + s) ** 2, 1e-5), 8)
     6.0
     """
-    plus = value_at(h)
-    minus = value_at(-h)
-    return (plus - minus) / (2 * h)
+    try:  # no check on the hot path: the errors are translated where they arise
+        plus = value_at(h)
+        minus = value_at(-h)
+        return (plus - minus) / (2 * h)
+    except TypeError:
+        if not callable(value_at):
+            raise TypeError(f"central_difference: value_at must be callable, got "
+                            f"{type(value_at).__name__}") from None
+        raise
+    except ZeroDivisionError:
+        raise ValueError(f"central_difference: h must be a positive finite number, "
+                         f"got {h!r}") from None
 
 
 # ---------------------------------------------------------------------------

@@ -57,6 +57,11 @@ def fast_directions(inputs: Sequence[Any], seed: int, grads: Sequence[Any] | Non
     gradients ``grads`` (one per floating input, in order), ``ALIGN`` times their
     direction (see the module docstring).
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"fast_directions: seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(inputs, (tuple, list)):
+        raise TypeError(f"fast_directions: inputs must be a tuple or list of arrays, got "
+                        f"{type(inputs).__name__}")
     rng = np.random.default_rng((seed, 0xFA) if attempt == 0 else (seed, 0xFA, attempt))
     rms = input_rms(inputs)
     out = {i: rms[i] * rng.standard_normal(tuple(inputs[i].shape)) for i in rms}
@@ -73,6 +78,11 @@ def fast_directions(inputs: Sequence[Any], seed: int, grads: Sequence[Any] | Non
 def fast_projection(run: Run, h: float, seed: int, attempt: int = 0
                     ) -> tuple[float, float, float, Callable[[float], float]]:
     """(hand-written ``vᵀJd``, its central difference, the scale, the line along ``d``)."""
+    if not isinstance(run, Run):
+        raise TypeError(f"fast_projection: run must be a Run (from run_pair), got "
+                        f"{type(run).__name__}")
+    if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0 < h < math.inf:
+        raise ValueError(f"fast_projection: h must be a positive finite number, got {h!r}")
     grads = [run.grads[i] for i in run.float_idx]
     directions = fast_directions(run.inputs, seed, grads, attempt)
     analytic = sum(float(np.sum(run.grads[i] * d)) for i, (d, _) in directions.items())

@@ -28,6 +28,7 @@ several steps, a verdict of non-differentiability instead of a false alarm.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,10 @@ class Probe:
 def probe(line: Callable[[float], float], h: float, at_zero: float | None = None) -> Probe:
     """Evaluate ``line`` (step -> the function's value, a float) at ``0, ±h/2, ±h``;
     ``at_zero`` reuses a known ``line(0)``."""
+    if not callable(line):
+        raise TypeError(f"probe: line must be callable, got {type(line).__name__}")
+    if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0 < h < math.inf:
+        raise ValueError(f"probe: h must be a positive finite number, got {h!r}")
     f0 = line(0.0) if at_zero is None else at_zero
     fp, fm = line(h), line(-h)
     fp2, fm2 = line(h / 2), line(-h / 2)
@@ -84,7 +89,22 @@ def probe(line: Callable[[float], float], h: float, at_zero: float | None = None
 
 def entry_line(run: Run, i: int, ix: tuple[int, ...]) -> Callable[[float], float]:
     """``step -> sum(fn(inputs with inputs[i][ix] moved by step) * dout)`` in float64."""
+    _is_run("entry_line", run)
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i not in run.float_idx:
+        raise ValueError(f"entry_line: i must be the index of a floating input, one of "
+                         f"{run.float_idx}, got {i!r}")
+    shape = tuple(run.inputs[i].shape)
+    if (not isinstance(ix, tuple) or len(ix) != len(shape)
+            or not all(isinstance(k, (int, np.integer)) and 0 <= k < n
+                       for k, n in zip(ix, shape, strict=True))):
+        raise ValueError(f"entry_line: ix must be an index into inputs[{i}] of shape "
+                         f"{shape}, got {ix!r}")
     return moved_line(run, {i: _unit(run, i, ix)})
+
+
+def _is_run(func: str, run: Any) -> None:
+    if not isinstance(run, Run):
+        raise TypeError(f"{func}: run must be a Run (from run_pair), got {type(run).__name__}")
 
 
 def _unit(run: Run, i: int, ix: tuple[int, ...]) -> np.ndarray:

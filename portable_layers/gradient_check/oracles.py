@@ -115,6 +115,8 @@ def torch_vjp(
     >>> torch_vjp(lambda v: v * v, (np.array([1.0, 2.0]),), np.ones(2))  # doctest: +SKIP
     (array([2., 4.]),)
     """
+    if not callable(fn):
+        raise TypeError(f"torch_vjp: fn must be callable, got {type(fn).__name__}")
     return _back_to_inputs("torch_vjp", inputs, _torch_host(fn, inputs, dout))
 
 
@@ -215,8 +217,17 @@ DEFAULT_ORACLES = ("numerical", "autodiff")
 REQUIRES = {"autodiff": ("jax", "JAX", "jax"), "torch": ("torch", "PyTorch", "torch")}
 
 
+def _known(func: str, oracle: Any) -> None:
+    if not isinstance(oracle, str):
+        raise TypeError(f"{func}: oracle must be a str, one of {ORACLES}, got "
+                        f"{type(oracle).__name__}")
+    if oracle not in ORACLES:
+        raise ValueError(f"{func}: unknown oracle {oracle!r}; choose from {ORACLES}")
+
+
 def available(oracle: str) -> bool:
     """Whether ``oracle``'s library can be imported (a module blocked in sys.modules cannot)."""
+    _known("available", oracle)
     if oracle not in REQUIRES:
         return True
     module = REQUIRES[oracle][0]
@@ -230,6 +241,7 @@ def available(oracle: str) -> bool:
 
 def require(func: str, oracle: str) -> None:
     """Raise ImportError naming the library and the extra when ``oracle`` cannot run."""
+    _known(func, oracle)
     if not available(oracle):
         _, lib, extra = REQUIRES[oracle]
         msg = (f"{func}: the {oracle} oracle needs {lib}; "

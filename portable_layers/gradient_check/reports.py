@@ -92,7 +92,13 @@ def tolerance(dtype: Any, oracle: str, mode: str = "full") -> float:
     """
     if oracle not in ORACLES:
         raise ValueError(f"tolerance: unknown oracle {oracle!r}; choose from {ORACLES}")
-    eps = float(np.finfo(np.dtype(_compat.dtype_name(dtype))).eps)
+    try:
+        kind = np.dtype(_compat.dtype_name(dtype))
+    except TypeError:
+        raise TypeError(f"tolerance: dtype must be a floating dtype, got {dtype!r}") from None
+    if not np.issubdtype(kind, np.floating):
+        raise TypeError(f"tolerance: dtype must be a floating dtype, got {dtype!r}")
+    eps = float(np.finfo(kind).eps)
     double = eps <= np.finfo(np.float64).eps
     if mode == "fast":
         if double:

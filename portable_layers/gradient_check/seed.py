@@ -38,6 +38,15 @@ def _scalar(func: str, value: Any) -> float:
 # ---------------------------------------------------------------------------
 
 
+def _callable_and_step(func: str, f: Any, h: Any) -> None:
+    """Once, at entry: ``f`` is callable and ``h`` a positive finite number."""
+    if not callable(f):
+        raise TypeError(f"{func}: f must be callable, got {type(f).__name__}")
+    if (isinstance(h, bool) or not isinstance(h, (int, float, np.floating))
+            or not 0 < h < math.inf):
+        raise ValueError(f"{func}: h must be a positive finite number, got {h!r}")
+
+
 def eval_numerical_gradient(
     f: Callable[[Array], Any], x: Array, verbose: bool = True, h: float = 0.00001
 ) -> Array:
@@ -79,6 +88,7 @@ def eval_numerical_gradient(
     >>> np.round(g, 6)
     array([2., 4.])
     """
+    _callable_and_step("eval_numerical_gradient", f, h)
     mover = _Mover("eval_numerical_gradient", f, x)
     grad = np.zeros(tuple(x.shape), dtype=np.float64)
     for ix in np.ndindex(*grad.shape):
@@ -111,6 +121,7 @@ def eval_numerical_gradient_array(
     array([3., 3.])
     """
     func = "eval_numerical_gradient_array"
+    _callable_and_step(func, f, h)
     mover = _Mover(func, f, x)
     grad = np.zeros(tuple(x.shape), dtype=np.float64)
     for ix in np.ndindex(*grad.shape):
