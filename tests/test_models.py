@@ -345,3 +345,14 @@ def test_fc_norm_dropout_trains_with_solver(xp: Any) -> None:
     running = model.bn_params[0]["running_var"]
     assert _compat.is_concrete(running) and float(_compat.to_numpy(running).min()) > 0
     assert solver.check_accuracy(X, y) > 0.7
+
+
+def test_a_device_the_backend_lacks_is_refused_at_construction(xp: Any) -> None:
+    """Issue 21: a device the library does not have is named with the library, before a
+    weight is drawn (the default device, None, is always fine)."""
+    ns = base_namespace(xp)
+    with pytest.raises(ValueError, match=r"TwoLayerPerceptron: the backend .* has no device "
+                                         r"'no-such-device'"):
+        TwoLayerPerceptron(4, 3, 2, xp=ns, device="no-such-device")
+    model = TwoLayerPerceptron(4, 3, 2, xp=ns, device=None)
+    assert model.device is None

@@ -82,7 +82,7 @@ class Model:
         self.reg = reg
         self.xp = _compat.get_namespace("numpy" if xp is None else xp)
         self.dtype = check.float_dtype(func, self.xp, dtype)
-        self.device = device
+        self.device = check.known_device(func, self.xp, device)
         self._rng = np.random.default_rng(check.seed(func, seed))
         self._params: dict[str, Array] = {}
         self.bn_params, self.dropout_param = [], {"p": 1.0}
