@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from .. import _validate as check
 from .. import layers as L
 from .._types import Array
 from ._util import cast_like
@@ -82,7 +83,9 @@ def conv_bn_relu_forward(x: Array, w: Array, b: Array, gamma: Array, beta: Array
 
 def conv_bn_relu_backward(dout: Array, cache: Any) -> tuple[Array, ...]:
     """Backward pass of :func:`conv_bn_relu_forward`: ``(dx, dw, db, dgamma, dbeta)``."""
-    conv_cache, bn_cache, relu_cache = cache
+    conv_cache, bn_cache, relu_cache = check.cache(
+        "conv_bn_relu_backward", cache, 3, "(conv, batchnorm, relu caches) from "
+        "conv_bn_relu_forward")
     dan = L.relu_backward(dout, relu_cache)
     da, dgamma, dbeta = L.spatial_batchnorm_backward(dan, bn_cache)
     dx, dw, db = L.conv_backward(da, conv_cache)

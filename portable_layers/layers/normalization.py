@@ -166,7 +166,8 @@ def batchnorm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Arr
     (0.0, array([2., 2.]))
     """
     func = "batchnorm_backward"
-    xhat, gamma, inv_std, mode = cache
+    xhat, gamma, inv_std, mode = check.cache(func, cache, 4, "(xhat, gamma, inv_std, mode) "
+                                             "from batchnorm_forward")
     xp = array_namespace(func, dout=dout, cache=xhat)
     check.dout_like(func, dout, xhat.shape)
     dgamma = xp.sum(dout * xhat, axis=0)
