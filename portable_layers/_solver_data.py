@@ -107,7 +107,7 @@ def _first_non_finite(xp: Any, X: Array) -> int | None:
     step = max(1, (1 << 22) // per_row)
     for start in range(0, n, step):
         block = X[start:min(start + step, n), ...]  # out-of-bounds stops are unspecified
-        if not bool(xp.all(xp.isfinite(block))):
+        if not bool(_compat.to_numpy(xp.all(xp.isfinite(block)))):  # lazy: computed
             finite = _compat.to_numpy(xp.isfinite(block)).reshape(block.shape[0], -1)
             return start + int(np.argmin(finite.all(axis=1)))
     return None
