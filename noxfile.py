@@ -1,7 +1,7 @@
 """The test matrix: one session per backend, and the sessions around them.
 
 ``python3 -m nox`` runs every default session; ``python3 -m nox -s tests-jax`` one;
-``python3 -m nox -s quick`` a subset for a contributor's loop (under three minutes).
+``python3 -m nox -s quick`` a subset for a contributor's loop.
 Each test session sets ``PORTABLE_LAYERS_BACKENDS``, which the ``xp`` fixture in
 ``tests/conftest.py`` reads, so the backend-dependent tests run once per backend.
 
@@ -206,7 +206,7 @@ QUICK_SKIP = ("test_vit.py", "test_convnet.py", "test_cs231n_models.py", "test_m
 
 @nox.session
 def quick(session: nox.Session) -> None:
-    """A contributor's loop, under three minutes: ruff, then the tests on NumPy alone with
+    """A contributor's loop: ruff, then the tests on NumPy alone with
     hypothesis's ``dev`` profile (5 examples a property), without the tests marked
     ``slow``, the README's blocks, the whole-model gradient checks and the subprocess
     suites (QUICK_SKIP).  Not a default session: the matrix runs all of it."""
