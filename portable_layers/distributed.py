@@ -204,9 +204,8 @@ def full_batch_loss_and_grads(
 
     On a Dask array (here 3 blocks of 2 rows), the same numbers::
 
-        import dask.array as da
-        loss, grads = full_batch_loss_and_grads(model, da.from_array(X, chunks=2),
-                                                da.from_array(y, chunks=2))
+        loss, grads = full_batch_loss_and_grads(model, dask.array.from_array(X, chunks=2),
+                                                dask.array.from_array(y, chunks=2))
     """
     func = "full_batch_loss_and_grads"
     split_every = check.integer(func, "split_every", split_every, low=2)
