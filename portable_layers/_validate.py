@@ -19,8 +19,8 @@ import numpy as np
 
 from . import _compat
 from ._compat import array_namespace, is_array_api_obj, is_concrete, is_floating, is_integral
-from ._devices import known_device as known_device  # re-exported: check.known_device
-from ._devices import same_device as same_device
+from ._compat.devices import known_device as known_device  # re-exported: check.known_device
+from ._compat.devices import same_device as same_device
 from ._types import Array, Namespace
 
 # -- the one switch of the layers' checks ---------------------------------------------------
@@ -317,7 +317,7 @@ def non_negative(func: str, name: str, value: Any) -> float:
     return float(value)
 
 
-# -- Memory (issue 21: sizes that cannot fit; the device guards are in _devices) -------
+# -- Memory (issue 21: sizes that cannot fit; the device guards are in _compat.devices) -------
 
 
 def available_memory() -> int | None:

@@ -318,7 +318,10 @@ def data_parallel_mesh(devices: Any = None, axis_name: str = "batch") -> Any:
     ImportError
         If JAX is not installed.
     ValueError
-        For a count outside [1, number of devices] or a mesh with several axes.
+        For a count outside [1, number of devices], no devices, or a mesh with several axes.
+    TypeError
+        For ``devices`` of another kind (a string, say) or holding something that is not
+        a JAX device, or an ``axis_name`` that is not a str.
 
     Examples
     --------
@@ -335,14 +338,19 @@ def data_parallel_mesh(devices: Any = None, axis_name: str = "batch") -> Any:
 def shard_batch(mesh: Any, *arrays: Array) -> tuple[Array, ...]:
     """JAX arrays split along axis 0 over the mesh (the batch size must divide evenly).
 
-    Returns a tuple with one sharded array per argument.
+    Returns a tuple with one sharded array per argument.  An argument that is not an
+    array (a list, say) is a TypeError; a 0-d one, or a batch that does not divide
+    evenly, a ValueError.
     """
     return tuple(_compat.jax_shard_rows("shard_batch", a, mesh) for a in arrays)
 
 
 def replicate(mesh: Any, tree: Any) -> Any:
-    """Every array of ``tree`` (e.g. a params dict) copied onto each device of the mesh."""
-    return _compat.jax_replicate(tree, mesh)
+    """Every array of ``tree`` (e.g. a params dict) copied onto each device of the mesh.
+
+    A leaf of ``tree`` that is not an array (a Python number, a list) is a TypeError.
+    """
+    return _compat.jax_replicate(tree, mesh, "replicate", arrays_only=True)
 
 
 # -- Dask graph helpers (moved here from _compat; dask is imported through

@@ -158,6 +158,17 @@ def test_arrays_on_two_devices_are_named(backend: str) -> None:
         ("max_pool_backward", "dout", "x", lambda: pl.max_pool_backward(
             _on(ns, there, np.ones((1, 2, 2, 2))),
             pl.max_pool_forward(_on(ns, here, img), pool)[1])),
+        # every layer: the one namespace lookup compares the devices
+        ("affine_forward", "x", "w", lambda: pl.affine_forward(
+            _on(ns, here, x), _on(ns, there, np.ones((4, 2))), _on(ns, here, np.zeros(2)))),
+        ("affine_backward", "dout", "x", lambda: pl.affine_backward(
+            _on(ns, there, np.ones((3, 2))), (_on(ns, here, x), _on(ns, here, np.ones((4, 2))),
+                                              _on(ns, here, np.zeros(2))))),
+        ("batchnorm_forward", "x", "gamma", lambda: pl.batchnorm_forward(
+            _on(ns, here, x), _on(ns, there, np.ones(4)), _on(ns, here, np.zeros(4)),
+            {"mode": "train"})),
+        ("relu_backward", "dout", "cache", lambda: pl.relu_backward(
+            _on(ns, there, x), _on(ns, here, x))),
     ]
     for func, first, second, call in calls:
         with pytest.raises(ValueError) as info:
@@ -165,6 +176,17 @@ def test_arrays_on_two_devices_are_named(backend: str) -> None:
         msg = str(info.value)
         assert msg.startswith(f"{func}: all arrays must be on one device, but {first} is on")
         assert f"and {second} is on" in msg and repr(there) in msg and repr(here) in msg, msg
+
+
+@pytest.mark.parametrize("backend", ["array_api_strict", "torch"])
+def test_arrays_made_on_a_device_the_backend_lacks_name_both(backend: str) -> None:
+    """_compat.from_numpy (every model's parameters, every Solver batch) says which device
+    the library lacks instead of the library's own error."""
+    ns, _, _ = _two_devices(backend)
+    with pytest.raises(ValueError, match=r"from_numpy: the backend .* has no device 'no-such'"):
+        _compat.from_numpy(np.ones(2), ns, device="no-such")
+    with pytest.raises(ValueError, match=r"TwoLayerPerceptron: the backend .* has no device"):
+        pl.TwoLayerPerceptron(4, 3, 2, xp=ns, device="no-such")
 
 
 def test_an_unknown_device_names_the_backend_and_the_device(xp: Any) -> None:

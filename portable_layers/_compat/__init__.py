@@ -10,6 +10,7 @@ needs to know *which* library an array comes from lives here, one module per job
 * :mod:`.namespace`: namespace lookup from arrays, names (short or a dotted path) and
   namespace objects, the minimum revision, and the dtype policy;
 * :mod:`.host`: host transfer (DLPack first, then what the standard allows);
+* :mod:`.devices`: one device per call, and devices a backend really has;
 * :mod:`.random`: host-drawn and JAX-keyed masks, derived seeds;
 * :mod:`.tracing`: JAX's ``jit``, tracers and x64 switch;
 * :mod:`.mesh`: JAX device meshes (the Solver's placement and ``distributed``).

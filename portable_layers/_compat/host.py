@@ -33,6 +33,7 @@ from array_api_compat import (
 
 from .._types import Array, Namespace
 from .backends import import_dask, import_jax
+from .devices import known_device
 from .namespace import dtype_name, library_name
 
 __all__ = ["ELEMENT_LIMIT", "from_numpy", "to_float", "to_numpy"]
@@ -134,12 +135,17 @@ def from_numpy(a: Any, xp: Namespace, *, dtype: Any = None, device: Any = None) 
     """Convert a host array (or anything NumPy accepts) into an array of ``xp``.
 
     The result never shares memory with ``a``, so a caller may write into ``a`` later.
+    A ``device`` that ``xp``'s library does not have is a ValueError naming both.
     """
     a = np.array(a, copy=True)
     if is_dask_namespace(xp):
         da = import_dask("a Dask array").array
         return da.from_array(a if dtype is None else a.astype(dtype))
-    if is_jax_namespace(xp):  # device_put: about 10x cheaper than jnp.asarray(device=)
-        jax = import_jax("a JAX array")
-        return jax.device_put(a if dtype is None else a.astype(np.dtype(dtype)), device)
-    return xp.asarray(a, dtype=dtype, device=device)
+    try:
+        if is_jax_namespace(xp):  # device_put: about 10x cheaper than jnp.asarray(device=)
+            jax = import_jax("a JAX array")
+            return jax.device_put(a if dtype is None else a.astype(np.dtype(dtype)), device)
+        return xp.asarray(a, dtype=dtype, device=device)
+    except Exception:  # the library's own error; a device it lacks is said in words
+        known_device("from_numpy", xp, device)
+        raise

@@ -31,6 +31,7 @@ from array_api_compat import (
 
 from .._types import Array, Namespace
 from .backends import BACKENDS, REGISTRY
+from .devices import same_device
 from .tracing import jax_x64, x64_enabled
 
 __all__ = [
@@ -65,7 +66,8 @@ def array_namespace(func: str, **arrays: Array) -> Namespace:
 
     Raises TypeError for something that is not an array, for arrays of two libraries,
     for a library older than revision :data:`MIN_API_VERSION` of the standard, and for
-    real floating arrays of two dtypes (see :func:`same_float_dtype`).
+    real floating arrays of two dtypes (see :func:`same_float_dtype`); ValueError for
+    arrays on two devices (see :func:`~portable_layers._compat.devices.same_device`).
     """
     key = tuple(map(type, arrays.values()))
     xp = _NAMESPACES.get(key)
@@ -75,6 +77,7 @@ def array_namespace(func: str, **arrays: Array) -> Namespace:
             _NAMESPACES[key] = xp
     if len(arrays) > 1:
         same_float_dtype(func, xp, arrays)
+        same_device(func, **arrays)
     return xp
 
 

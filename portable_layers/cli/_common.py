@@ -36,6 +36,30 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def require_parser(func: str, parser: Any) -> None:
+    """TypeError naming ``func`` unless ``parser`` is an argparse parser."""
+    if not isinstance(parser, argparse.ArgumentParser):
+        msg = (f"{func}: parser must be an argparse.ArgumentParser, got "
+               f"{type(parser).__name__}")
+        raise TypeError(msg)
+
+
+def require_namespace(func: str, args: Any, add_arguments: Any) -> None:
+    """TypeError unless ``args`` is an argparse Namespace, ValueError naming the options
+    it lacks: those ``add_arguments`` adds (``args`` must come from such a parser)."""
+    if not isinstance(args, argparse.Namespace):
+        msg = (f"{func}: args must be an argparse.Namespace (parsed by a parser that "
+               f"add_arguments filled), got {type(args).__name__}")
+        raise TypeError(msg)
+    probe = argparse.ArgumentParser(add_help=False)
+    add_arguments(probe)
+    missing = sorted({a.dest for a in probe._actions} - set(vars(args)))
+    if missing:
+        msg = (f"{func}: args lacks {', '.join(missing)}; parse the command line with a "
+               f"parser that add_arguments filled")
+        raise ValueError(msg)
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """Appends ``(default: ...)`` to every option whose help does not say its default."""
 

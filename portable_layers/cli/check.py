@@ -23,7 +23,15 @@ from .. import _compat
 from ..cases import CASES, LayerCase, run_case
 from ..gradient_check import ORACLES, LayerCheck
 from ..gradient_check.oracles import REQUIRES, available, default_oracles
-from ._common import UsageError, backend, positive_int, seed, suggest
+from ._common import (
+    UsageError,
+    backend,
+    positive_int,
+    require_namespace,
+    require_parser,
+    seed,
+    suggest,
+)
 
 __all__ = ["add_arguments", "format_table", "load_cases", "run"]
 
@@ -32,6 +40,7 @@ COLUMNS = {"numerical": "vs finite diff", "autodiff": "vs autodiff", "torch": "v
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``check`` options to ``parser``."""
+    require_parser("cli.check.add_arguments", parser)
     parser.add_argument("--backend", action="extend", nargs="+", type=_names, metavar="NAME",
                         help=f"array libraries to check: {', '.join(_compat.BACKENDS)}, or an "
                         "importable array namespace such as marray.numpy (several after one "
@@ -187,6 +196,7 @@ def _json_safe(value: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks ``args`` ask for and print them; 1 when any fails, else 0."""
+    require_namespace("cli.check.run", args, add_arguments)
     plan = _plan(args)
     results = [(b, d, _check(case, b, d, plan, args))
                for case in plan["cases"] for b in plan["backends"] for d in plan["dtypes"]]

@@ -19,6 +19,8 @@ from ._common import (
     output_file,
     positive_int,
     require_memory,
+    require_namespace,
+    require_parser,
 )
 
 __all__ = ["FIGURES", "add_arguments", "run"]
@@ -40,6 +42,7 @@ BYTES_PER_POINT = 1000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``plot`` options to ``parser``."""
+    require_parser("cli.plot.add_arguments", parser)
     parser.add_argument("what", nargs="?", metavar="FIGURE",
                         help="the figure to draw: " + "; ".join(f"{k} ({v})"
                                                                for k, v in FIGURES.items())
@@ -130,6 +133,7 @@ def _attention(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure ``args`` ask for; 0 when written (UsageError for bad options)."""
+    require_namespace("cli.plot.run", args, add_arguments)
     _check(args)
     if args.what == "activations":
         from ..plotting import plot_activations

@@ -36,6 +36,8 @@ from ._common import (
     positive_float,
     positive_int,
     require_memory,
+    require_namespace,
+    require_parser,
     seed,
 )
 
@@ -79,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     >>> p.parse_args(["--backend", "jax"]).backend
     'jax'
     """
+    require_parser("cli.train.add_arguments", parser)
     parser.add_argument("--dataset", choices=sorted(recipes.DEFAULTS), default="digits",
                         help="digits (bundled with scikit-learn) or cifar10 (needs --root)")
     parser.add_argument("--root", help="cifar10 only: the folder holding CIFAR-10 "
@@ -180,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     Raises :class:`~portable_layers.cli._common.UsageError`, before any work, for
     options that do not fit together.
     """
+    require_namespace("cli.train.run", args, add_arguments)
     opts = options(args)
     xp = backend("--backend", args.backend)
     if args.plot:  # before training, not after minutes of it

@@ -67,11 +67,11 @@ def get_CIFAR10_data(
         ``X_train`` (num_training, 3, 32, 32), ``y_train``, ``X_val``, ``y_val``,
         ``X_test``, ``y_test``; images float64 in NCHW layout.
     """
+    for name, value in (("num_training", num_training), ("num_validation", num_validation),
+                        ("num_test", num_test)):  # before minutes of loading
+        check.integer("get_CIFAR10_data", name, value, want="a non-negative int")
     root = cifar10_dir or os.environ.get("CIFAR10_DIR", DEFAULT_DIR)
     X_train, y_train, X_test, y_test = load_cifar10(root)
-    for name, value in (("num_training", num_training), ("num_validation", num_validation),
-                        ("num_test", num_test)):
-        check.integer("get_CIFAR10_data", name, value, want="a non-negative int")
     if num_training + num_validation > X_train.shape[0] or num_test > X_test.shape[0]:
         msg = (f"get_CIFAR10_data: asked for {num_training} + {num_validation} training and "
                f"{num_test} test images; {root} has {X_train.shape[0]} and {X_test.shape[0]}")

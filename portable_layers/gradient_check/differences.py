@@ -249,11 +249,18 @@ def partial(value_at: Callable[[float], Any], dout: Any, h: float) -> float:
     slope = central_difference(value_at, h)
     host = to_numpy(slope) if _compat.is_array_api_obj(slope) else np.asarray(slope)
     weights = to_numpy(dout) if _compat.is_array_api_obj(dout) else dout
-    if np.shape(weights) not in ((), np.shape(host)):
-        msg = (f"numerical_vjp: dout must have the shape of fn's output {np.shape(host)} "
-               f"(or be a scalar), got {np.shape(weights)}")
-        raise ValueError(msg)
+    _check_dout(np.shape(host), weights)
     return float(np.sum(host * weights))
+
+
+def _check_dout(out_shape: tuple[int, ...], dout: Any) -> None:
+    """ValueError unless ``dout`` is a scalar or has the shape of ``fn``'s output (a dout
+    that merely broadcasts would weight the entries wrongly)."""
+    shape = tuple(dout.shape) if hasattr(dout, "shape") else np.shape(dout)
+    if shape not in ((), tuple(out_shape)):
+        msg = (f"numerical_vjp: dout must have the shape of fn's output {tuple(out_shape)} "
+               f"(or be a scalar), got {shape}")
+        raise ValueError(msg)
 
 
 def _jax_batched_differences(f: Callable[[Array], Array], x: Array, dout: Any, h: float,
@@ -273,6 +280,7 @@ def _jax_batched_differences(f: Callable[[Array], Array], x: Array, dout: Any, h
         slope = central_difference(lambda s: f(jnp.reshape(flat.at[k].add(s), shape)), h)
         return jnp.sum(slope * dout)
 
+    _check_dout(jax.eval_shape(f, x).shape, dout)
     stop = size if limit is None else min(limit, size)
     if stop == 0:
         return jnp.zeros(shape if limit is None else (0,), dtype=x.dtype)

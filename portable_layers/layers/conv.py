@@ -113,7 +113,6 @@ def _conv_setup(func: str, x: Array, w: Array, b: Array, conv_param: Any) -> tup
     f, _, hh, ww = w.shape
     check.shape(func, "w", w, (f, c, hh, ww), hint=f"(F, C, HH, WW) with C = {c} channels of x")
     check.shape(func, "b", b, (f,), hint=f"(F,) = ({f},) to match w")
-    check.same_device(func, x=x, w=w, b=b)
     params = check.mapping(func, "conv_param", conv_param)
     stride = check.integer_item(func, "conv_param", params, "stride", 1)
     pad = check.integer_item(func, "conv_param", params, "pad", 0)
@@ -218,7 +217,6 @@ def conv_backward(
     x, w, b, conv_param = check.cache(func, cache, 4, "(x, w, b, conv_param) from conv_forward")
     _, param, ho, wo = _conv_setup(func, x, w, b, conv_param)
     xp = array_namespace(func, dout=dout, x=x)
-    check.same_device(func, dout=dout, x=x)
     n, c, h, wd = x.shape
     f, _, hh, ww = w.shape
     stride, pad = param["stride"], param["pad"]

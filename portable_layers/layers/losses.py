@@ -33,7 +33,6 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
     check.ndim(func, "x", x, 2)
     n, c = x.shape
     check.nonempty(func, "x", x)
-    check.same_device(func, x=x, y=y)
     try:
         checked = check.labels(func, y, n, c, xp)
     except NotImplementedError:  # PyTorch's uint16/32/64: no min, max or comparisons

@@ -12,6 +12,7 @@ of "is this one of our models".
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -91,9 +92,18 @@ class Model:
     def _array(self, host: np.ndarray) -> Array:
         return _compat.from_numpy(host, self.xp, dtype=self.dtype, device=self.device)
 
+    def _normal(self, name: str, shape: tuple[int, ...], scale: float) -> Array:
+        """The parameter ``name``: ``scale`` times normal draws of ``shape``.  A size that
+        cannot fit in memory is a MemoryError naming the model and ``name``, before any
+        allocation (the draws, their scaled copy on the host, and the array itself)."""
+        per_entry = 16 + check.itemsize(self.xp, self.dtype)
+        check.allocation(type(self).__name__, math.prod(shape) * per_entry,
+                         f"{name} of shape {shape}")
+        return self._array(scale * self._rng.standard_normal(shape))
+
     def _weights(self, i: int, w_shape: tuple[int, ...], size: int) -> None:
         """``W{i}`` (normal, ``weight_scale``) and ``b{i}`` (zeros, ``size``)."""
-        self._params[f"W{i}"] = self._array(self._scale * self._rng.standard_normal(w_shape))
+        self._params[f"W{i}"] = self._normal(f"W{i}", w_shape, self._scale)
         self._params[f"b{i}"] = self._array(np.zeros(size))
 
     def _finish(self) -> None:

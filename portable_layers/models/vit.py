@@ -141,7 +141,7 @@ class VisionTransformer(Model):
         self._fixed_scale = weight_scale is not None
 
         self._matrix("W1", "b1", c * p * p, d)
-        self._params["pos"] = self._array(POS_SCALE * self._rng.standard_normal((tokens, d)))
+        self._params["pos"] = self._normal("pos", (tokens, d), POS_SCALE)
         for i in range(1, self.depth + 1):
             self._norm(f"gamma_attn{i}", f"beta_attn{i}", d)
             self._matrix(f"W_qkv{i}", f"b_qkv{i}", d, 3 * d)
@@ -157,7 +157,7 @@ class VisionTransformer(Model):
 
     def _matrix(self, w: str, b: str, fan_in: int, fan_out: int) -> None:
         scale = self._scale if self._fixed_scale else 1.0 / math.sqrt(fan_in)
-        self._params[w] = self._array(scale * self._rng.standard_normal((fan_in, fan_out)))
+        self._params[w] = self._normal(w, (fan_in, fan_out), scale)
         self._params[b] = self._array(np.zeros(fan_out))
 
     def _norm(self, gamma: str, beta: str, size: int) -> None:

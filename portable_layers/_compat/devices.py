@@ -1,6 +1,7 @@
-"""Device guards shared by the layers and models: one device for all arrays, and a device
-the backend really has (issue 21).  Split from :mod:`portable_layers._validate`, which
-re-exports both names.
+"""Device guards: one device for all arrays of a call (run by every namespace lookup,
+:func:`portable_layers._compat.array_namespace`), and a device the backend really has
+(the models' ``device=`` and :func:`portable_layers._compat.from_numpy`).
+:mod:`portable_layers._validate` re-exports both names.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._types import Array, Namespace
+from .._types import Array, Namespace
 
 
 def same_device(func: str, **arrays: Array) -> None:
@@ -23,9 +24,9 @@ def same_device(func: str, **arrays: Array) -> None:
     """
     if all(type(a) is np.ndarray for a in arrays.values()):  # one device: skip the lookups
         return
-    known = [(name, array_api_compat.device(a)) for name, a in arrays.items()]
+    known = [(name, _device_of(a)) for name, a in arrays.items()]
     # JAX: a tracer reports None, and an array sharded over several devices its sharding
-    # (which jit reconciles itself): neither is compared.  (Belongs in _compat once split.)
+    # (which jit reconciles itself): neither is compared.
     known = [(name, where) for name, where in known
              if where is not None and not hasattr(where, "device_set")]
     if not known:
@@ -36,6 +37,14 @@ def same_device(func: str, **arrays: Array) -> None:
             msg = (f"{func}: all arrays must be on one device, but {first} is on {where!r} "
                    f"and {name} is on {other!r}")
             raise ValueError(msg)
+
+
+def _device_of(a: Array) -> Any:
+    """``a``'s device, or None for a library that cannot say (no ``device`` attribute)."""
+    try:
+        return array_api_compat.device(a)
+    except (AttributeError, TypeError, NotImplementedError):
+        return None
 
 
 def known_device(func: str, xp: Namespace, device: Any) -> Any:
