@@ -15,7 +15,9 @@ What makes the whole matrix fast (times in docs/guide/reliability.md):
   (``tests/conftest.py``); ``tests-nojax`` runs everything, since its environment differs;
 - ``python3 -m nox --parallel 2`` (what ``.ci/run`` and the README run) runs the sessions
   two at a time, each one's output printed as one block when it ends; without
-  ``--parallel`` they run one by one, their output live (``nox -s quick``, one session).
+  ``--parallel`` they run one by one, their output live (``nox -s quick``, one session);
+- each session's libraries get half the cores for their thread pools (``_share_cores``):
+  two sessions side by side would otherwise each start a thread per core, and wait.
 
 PyTorch: the sessions that need it install ``$PORTABLE_LAYERS_TORCH`` (default
 ``torch==2.13.0``).  Where pip is configured to find wheels in local folders
@@ -100,6 +102,28 @@ def _project(session: nox.Session, extras: str = "") -> str:
     return f"{src}[{extras}]" if extras else src
 
 
+#: the thread pools each library sizes for the whole machine
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _share_cores(session: nox.Session) -> None:
+    """Size every library's thread pool for half the cores (one on this 2-core machine).
+
+    ``--parallel 2`` runs two sessions at once, and PyTorch's OpenMP, NumPy's BLAS and
+    XLA's Eigen each start a thread per core; oversubscribed, their threads wait on each
+    other. Measured on 2 cores, beside one busy core: tests/test_vit.py and
+    tests/test_cs231n_models.py on PyTorch took 206 s, against 63 s alone, and 76 s with
+    one thread beside the busy core. A value set in the environment is kept. The ``bench`` session keeps the
+    libraries' defaults (its figures compare stacks as users run them)."""
+    n = str(max(1, (os.cpu_count() or 2) // 2))
+    for name in THREAD_VARIABLES:
+        session.env[name] = os.environ.get(name, n)
+    if "XLA_FLAGS" not in os.environ:
+        eigen = "false" if n == "1" else "true"
+        session.env["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={eigen} "
+                                    f"intra_op_parallelism_threads={n}")
+
+
 def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
                *pytest_args: str) -> None:
     env = {"PORTABLE_LAYERS_BACKENDS": backends}
@@ -111,6 +135,7 @@ def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
 
 def _backend_env(session: nox.Session) -> None:
     """What the four backend sessions install: one set, so each costs uv seconds."""
+    _share_cores(session)
     _install_torch(session)
     session.install(_project(session, f"{COMMON},jax"))
 
@@ -152,6 +177,7 @@ def tests_torch(session: nox.Session) -> None:
 def tests_nojax(session: nox.Session) -> None:
     """Without JAX: the library and its finite-difference checks work on their own (every
     test, since this environment differs from the backend sessions')."""
+    _share_cores(session)
     session.install(_project(session, f"{COMMON}"))
     session.run("python", "-c", "import importlib.util, sys; "
                 "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
@@ -169,6 +195,7 @@ def tests_foreign(session: nox.Session) -> None:
     """Libraries no other session names: marray's masked arrays, array_api_strict at
     revision 2023.12 and without data-dependent shapes or boolean indexing, and
     tests/opaque_arrays.py's arrays that export no DLPack (one library eager, one lazy)."""
+    _share_cores(session)
     session.install(_project(session, f"{COMMON},jax"))
     env = {"PORTABLE_LAYERS_BACKENDS": "marray.numpy,array_api_strict_2023,"
            "array_api_strict_nodds,opaque_arrays.eager,opaque_arrays.lazy"}
@@ -183,6 +210,7 @@ def tests_foreign(session: nox.Session) -> None:
 def tests_dask(session: nox.Session) -> None:
     """Dask layers, full-batch gradients on a LocalCluster, streamed Solver data, and the
     README's and the guide's Dask examples."""
+    _share_cores(session)
     session.install(_project(session, f"{COMMON},jax,dask"))
     # fail, never skip, without the libraries this session is about
     session.run("python", "-c", "import dask.array, distributed, jax")
@@ -211,6 +239,7 @@ def quick(session: nox.Session) -> None:
     hypothesis's ``dev`` profile (5 examples a property), without the tests marked
     ``slow``, the README's blocks, the whole-model gradient checks and the subprocess
     suites (QUICK_SKIP).  Not a default session: the matrix runs all of it."""
+    _share_cores(session)
     session.install(_project(session, f"{COMMON},jax"), "ruff>=0.6")
     session.run("ruff", "check", "portable_layers", "tests", "noxfile.py")
     skip = [f"--ignore=tests/{name}" for name in QUICK_SKIP]
@@ -252,6 +281,7 @@ def bench(session: nox.Session) -> None:
 def bench_smoke(session: nox.Session) -> None:
     """Every benchmark at tiny sizes, one repeat, once, and the renderer on their JSON (into
     a temporary copy of the README): the benchmarks cannot rot.  Figures mean nothing."""
+    _share_cores(session)
     _bench_env(session)
     tmp = session.create_tmp()
     session.run("python", "benchmarks/run_suite.py", "--smoke", "--runs", "1",
@@ -267,6 +297,7 @@ def notebook(session: nox.Session) -> None:
     """The notebook, top to bottom on a fresh kernel, once per backend (numpy, jax, torch),
     with the command docs/guide/seed-notebook.md gives (``jupyter nbconvert --execute``),
     in an environment of the ``notebook`` extra plus the two backends' libraries."""
+    _share_cores(session)
     _install_torch(session)
     session.install(_project(session, "notebook,jax"))
     out = session.create_tmp()
@@ -281,6 +312,7 @@ def docs(session: nox.Session) -> None:
     """The documentation site: ``mkdocs build --strict`` (a warning fails it) into site/.
     The notebook page is executed on NumPy at build time (the ``notebook`` extra, and JAX for
     its autodiff oracle); docs/hooks.py fails the build on a raw reStructuredText table."""
+    _share_cores(session)
     session.install(_project(session, "docs,notebook,jax"))
     session.run("mkdocs", "build", "--strict", "--site-dir", "site",
                 env={"PORTABLE_LAYERS_BACKEND": "numpy", "NO_MKDOCS_2_WARNING": "1"})
