@@ -31,15 +31,6 @@ def _is_numpy(xp: Any) -> bool:
     return base_namespace(xp) is _compat.get_namespace("numpy")
 
 
-def _harness_gap(request: Any, xp: Any, family: str) -> None:
-    """A strict xfail where the population's harness (not the checker) cannot run yet: it
-    builds the batchnorm net on NumPy, so on another library the model's running
-    statistics (NumPy) meet that library's inputs and the layer refuses the mix."""
-    if family == "fc_batchnorm" and not _is_numpy(xp):
-        request.applymarker(pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-            "issue 19: the population harness builds the batchnorm net on NumPy")))
-
-
 def _population(xp: Any, family: str, mode: str, dtype: str, **kwargs: Any) -> None:
     alarms, missed = [], []
     # the full population on NumPy; a smaller one on every other backend, which proves the
@@ -58,16 +49,14 @@ def _population(xp: Any, family: str, mode: str, dtype: str, **kwargs: Any) -> N
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("family", FAST)
-def test_fast_mode_population(xp: Any, family: str, dtype: str, request: Any) -> None:
-    _harness_gap(request, xp, family)
+def test_fast_mode_population(xp: Any, family: str, dtype: str) -> None:
     real = _is_numpy(xp) and dtype == "float64"  # the real size once: it costs the most
     kwargs = {"n": 8, "d": 3072 if real else 300} if family == "cifar" else {}
     _population(xp, family, "fast", dtype, **kwargs)
 
 
 @pytest.mark.parametrize("family", SAMPLED)
-def test_sampled_mode_population(xp: Any, family: str, request: Any) -> None:
-    _harness_gap(request, xp, family)
+def test_sampled_mode_population(xp: Any, family: str) -> None:
     _population(xp, family, "sampled", "float64")
 
 
@@ -76,6 +65,5 @@ def test_sampled_mode_population_cifar_size(xp: Any) -> None:
 
 
 @pytest.mark.parametrize("family", FULL)
-def test_full_mode_population(xp: Any, family: str, request: Any) -> None:
-    _harness_gap(request, xp, family)
+def test_full_mode_population(xp: Any, family: str) -> None:
     _population(xp, family, "full", "float64")

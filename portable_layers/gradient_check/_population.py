@@ -36,8 +36,10 @@ class Problem:
 
 def _model_problem(make: Callable[[str], Any], dtype: str, X: np.ndarray, y: np.ndarray
                    ) -> Problem:
-    """The model's loss as a function of its parameters; the oracles' float64 calls go to
-    a float64 twin (its running statistics have the parameters' dtype)."""
+    """The model's loss as a function of its parameters, through the pure
+    :meth:`~portable_layers.models.Model.apply` with fresh running statistics (``{}``,
+    created in the parameters' library: the oracles move them to JAX, the checks run
+    on any backend); the oracles' float64 calls go to a float64 twin."""
     model = make(dtype)
     twin = model if dtype == "float64" else make("float64")
     names = tuple(model.params)
@@ -46,7 +48,7 @@ def _model_problem(make: Callable[[str], Any], dtype: str, X: np.ndarray, y: np.
         ns = _compat.array_namespace("population", w=ws[0])  # oracles move ws to JAX
         Xs, ys = ns.asarray(X, dtype=ws[0].dtype), ns.asarray(y)
         m = model if _compat.dtype_name(ws[0].dtype) == dtype else twin
-        loss, grads = m.loss(Xs, ys, params=dict(zip(names, ws, strict=True)))
+        (loss, grads), _ = m.apply(Xs, ys, params=dict(zip(names, ws, strict=True)), state={})
         return loss, tuple(grads[k] for k in names)
 
     params = tuple(np.asarray(_compat.to_numpy(model.params[k])) for k in names)
