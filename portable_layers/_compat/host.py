@@ -19,17 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as compat
 import numpy as np
-from array_api_compat import (
-    is_array_api_obj,
-    is_dask_array,
-    is_dask_namespace,
-    is_jax_array,
-    is_jax_namespace,
-    is_lazy_array,
-    is_numpy_array,
-    is_torch_array,
-)
 
 from .._types import Array, Namespace
 from .backends import import_dask, import_jax
@@ -49,17 +40,18 @@ def to_numpy(x: Array) -> np.ndarray:
     Raises TypeError, naming the library and what it lacks, for an array whose values
     cannot be read through DLPack, a numeric ``__array__`` or element access.
     """
-    if is_numpy_array(x):
+    if compat.is_numpy_array(x):
         return x if type(x) is np.ndarray else np.asarray(x)
-    if is_torch_array(x):
+    if compat.is_torch_array(x):
         return x.detach().cpu().numpy()
-    if is_jax_array(x):
+    if compat.is_jax_array(x):
         return np.asarray(x)
-    if is_dask_array(x):
+    if compat.is_dask_array(x):
         return np.asarray(x.compute())
-    if is_array_api_obj(x) and is_lazy_array(x) and callable(getattr(x, "compute", None)):
+    lazy = compat.is_array_api_obj(x) and compat.is_lazy_array(x)
+    if lazy and callable(getattr(x, "compute", None)):
         x = x.compute()
-        if is_numpy_array(x):
+        if compat.is_numpy_array(x):
             return np.asarray(x)
     return _through_the_standard(x)
 
@@ -71,7 +63,7 @@ def to_float(x: Any) -> float:
     try:
         return float(x)
     except (TypeError, ValueError, RuntimeError):
-        if not is_array_api_obj(x):
+        if not compat.is_array_api_obj(x):
             raise
     return float(to_numpy(x).reshape(()))
 
@@ -138,11 +130,11 @@ def from_numpy(a: Any, xp: Namespace, *, dtype: Any = None, device: Any = None) 
     A ``device`` that ``xp``'s library does not have is a ValueError naming both.
     """
     a = np.array(a, copy=True)
-    if is_dask_namespace(xp):
+    if compat.is_dask_namespace(xp):
         da = import_dask("a Dask array").array
         return da.from_array(a if dtype is None else a.astype(dtype))
     try:
-        if is_jax_namespace(xp):  # device_put: about 10x cheaper than jnp.asarray(device=)
+        if compat.is_jax_namespace(xp):  # device_put: about 10x cheaper than jnp.asarray(device=)
             jax = import_jax("a JAX array")
             return jax.device_put(a if dtype is None else a.astype(np.dtype(dtype)), device)
         return xp.asarray(a, dtype=dtype, device=device)

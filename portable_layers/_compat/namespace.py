@@ -14,20 +14,8 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-import array_api_compat
+import array_api_compat as compat
 import numpy as np
-from array_api_compat import (
-    is_array_api_obj,
-    is_array_api_strict_namespace,
-    is_dask_array,
-    is_dask_namespace,
-    is_jax_array,
-    is_jax_namespace,
-    is_numpy_array,
-    is_numpy_namespace,
-    is_torch_array,
-    is_torch_namespace,
-)
 
 from .._types import Array, Namespace
 from .backends import BACKENDS, REGISTRY
@@ -89,12 +77,12 @@ def forget_namespaces() -> None:
 
 def _array_namespace(func: str, arrays: dict[str, Array]) -> Namespace:
     for name, value in arrays.items():
-        if not is_array_api_obj(value):
+        if not compat.is_array_api_obj(value):
             msg = (f"{func}: {name} must be an array of an Array API library (NumPy, JAX, "
                    f"PyTorch, array_api_strict, Dask, ...), got {type(value).__name__}")
             raise TypeError(msg)
     try:
-        xp = array_api_compat.array_namespace(*arrays.values())
+        xp = compat.array_namespace(*arrays.values())
     except TypeError:
         kinds = [library_name(a) for a in arrays.values()]
         if len(set(kinds)) == 1:  # the names alone would not say what clashes: add the types
@@ -126,22 +114,24 @@ def library_name(x: Array) -> str:
     subclass that JAX hands to a ``custom_vjp`` rule (``TypedNdArray``, defined in a
     ``jax`` module) is NumPy; a JAX tracer is JAX.
     """
-    if is_numpy_array(x):
+    if compat.is_numpy_array(x):
         return "numpy"
-    if is_jax_array(x):
+    if compat.is_jax_array(x):
         return "jax"
-    if is_torch_array(x):
+    if compat.is_torch_array(x):
         return "torch"
-    if is_dask_array(x):
+    if compat.is_dask_array(x):
         return "dask"
     try:
-        return backend_name(array_api_compat.array_namespace(x))
+        return backend_name(compat.array_namespace(x))
     except TypeError:
         return f"{type(x).__module__}.{type(x).__qualname__}"
 
 
-_KNOWN = ((is_numpy_namespace, "numpy"), (is_jax_namespace, "jax"), (is_torch_namespace, "torch"),
-          (is_array_api_strict_namespace, "array_api_strict"), (is_dask_namespace, "dask"))
+_KNOWN = ((compat.is_numpy_namespace, "numpy"), (compat.is_jax_namespace, "jax"),
+          (compat.is_torch_namespace, "torch"),
+          (compat.is_array_api_strict_namespace, "array_api_strict"),
+          (compat.is_dask_namespace, "dask"))
 
 
 def _known_name(obj: Any) -> str | None:
@@ -337,7 +327,7 @@ def dtype_name(dtype: Any) -> str:
 
 def supports_float64(xp: Namespace) -> bool:
     """Whether ``xp`` can hold float64 arrays right now (JAX only with x64 enabled)."""
-    if is_jax_namespace(xp):
+    if compat.is_jax_namespace(xp):
         return x64_enabled()
     return True
 
@@ -345,7 +335,7 @@ def supports_float64(xp: Namespace) -> bool:
 @contextlib.contextmanager
 def float64_context(xp: Namespace) -> Iterator[None]:
     """A block in which ``xp`` can hold float64: JAX's x64 switch, nothing elsewhere."""
-    if is_jax_namespace(xp) and not x64_enabled():
+    if compat.is_jax_namespace(xp) and not x64_enabled():
         with jax_x64():
             yield
     else:

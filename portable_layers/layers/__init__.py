@@ -12,8 +12,8 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .attention import AttentionCache as AttentionCache
 from .attention import (
-    AttentionCache,
     multihead_attention_backward,
     multihead_attention_forward,
     patch_embed_backward,
@@ -32,7 +32,8 @@ from .composite import (
     conv_relu_pool_forward,
 )
 from .conv import conv_backward, conv_forward
-from .dense import AffineCache, affine_backward, affine_forward
+from .dense import AffineCache as AffineCache
+from .dense import affine_backward, affine_forward
 from .dropout import dropout_backward, dropout_forward
 from .losses import softmax_loss, svm_loss
 from .normalization import (
@@ -47,9 +48,9 @@ from .normalization import (
 )
 from .pooling import max_pool_backward, max_pool_forward
 
+# the layers (the caches' types are importable from here too, and not re-exported at the
+# top level, whose ``__all__`` is this one plus the models, checks and training)
 __all__ = [
-    "AffineCache",
-    "AttentionCache",
     "affine_backward",
     "affine_forward",
     "affine_norm_relu_backward",
