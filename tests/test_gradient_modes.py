@@ -123,7 +123,8 @@ def test_vectorized_differences_equal_the_loop(xp: Any) -> None:
 
     with jax.enable_x64(True):
         j = [jnp.asarray(a) for a in (x, w, b)]
-        vec = numerical_vjp(fn, j, jnp.asarray(dout), chunk_bytes=2_000)  # several batches
+        vec = numerical_vjp(fn, j, jnp.asarray(dout), vectorized=True,
+                            chunk_bytes=2_000)  # several batches
         loop = numerical_vjp(fn, j, jnp.asarray(dout), vectorized=False)
         for v, lp in zip(vec, loop, strict=True):
             np.testing.assert_allclose(np.asarray(v), np.asarray(lp), rtol=1e-8, atol=1e-9)
