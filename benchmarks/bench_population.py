@@ -20,10 +20,15 @@ the model families and not on the CIFAR-size net (307,210 parameters).
 
     python benchmarks/bench_population.py [--fast-draws 200] [--draws 200] [--full-draws 30]
         [--families cifar,...] [--dtypes float64,float32] [--out F] [--smoke]
+
+The draws are seeded, so the counts are the same in every run (``run_suite.py`` runs this
+once). Groups run side by side in separate processes are joined into one document with
+``--merge A.json B.json --out F`` (no measuring).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -78,7 +83,13 @@ def main() -> None:
     p.add_argument("--cifar-n", type=int, default=16, help="images in the CIFAR-size batch")
     p.add_argument("--dtypes", default="float64,float32")
     p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="join these outputs of earlier runs (other dtypes or families) into "
+                        "--out instead of measuring")
     args = p.parse_args()
+    if args.merge:
+        merge(args)
+        return
     draws, fast_draws, full_draws = ((3, 3, 2) if args.smoke
                                      else (args.draws, args.fast_draws, args.full_draws))
     start = time.perf_counter()
@@ -97,6 +108,26 @@ def main() -> None:
                 write_json(args.out, document(results, args, start))
     print(f"\n(total {time.perf_counter() - start:.0f} s)")
     write_json(args.out, document(results, args, start))
+
+
+def merge(args: Any) -> None:
+    """One document from several runs' outputs: their results, keyed family/dtype/mode."""
+    results: dict[str, Any] = {}
+    seconds, machines = 0.0, []
+    for path in args.merge:
+        with open(path) as f:
+            doc = json.load(f)
+        if doc.get("benchmark") != "population":
+            raise SystemExit(f"bench_population: {path} is not an output of this benchmark")
+        for key in ("draws", "full_draws", "samples", "cifar_n"):
+            setattr(args, key, doc[key])  # (the document records the last file's settings)
+        results.update(doc["results"])
+        seconds += doc["seconds"]
+        machines.append(doc["machine"])
+    # where and when the draws were measured (the first run's start, the last one's end)
+    machine = {**machines[0], "load_end": machines[-1]["load_end"]}
+    write_json(args.out, {"machine": machine,
+                          **document(results, args, time.perf_counter() - seconds)})
 
 
 def document(results: dict[str, Any], args: Any, start: float) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Run every ``benchmarks/bench_*.py`` several times and render the README's and docs' tables.
 
 Each run of the suite runs every benchmark once, in its own process, writing
-``<results>/run-K/bench_NAME.json``; then ``render_readme.py`` rewrites the benchmark
-blocks of the README and the docs pages from all the runs (median and range).  Earlier
-``run-*`` folders in ``<results>`` are removed first, so the README reflects one session
-of measurements;
-with ``--only NAME`` just that benchmark is rerun (after a change to what it measures)
-and the others' results are kept.
+``<results>/run-K/bench_NAME.json`` (the benchmarks in ``ONCE``, which count outcomes of
+seeded draws rather than time anything, run in run-1 only); then ``render_readme.py``
+rewrites the benchmark blocks of the README and the docs pages from all the runs
+(median and range).  Earlier ``run-*`` folders in ``<results>`` are removed first, so
+the README reflects one session of measurements; with ``--only NAME`` just that
+benchmark is rerun (after a change to what it measures) and the others' results are kept.
 
     python benchmarks/run_suite.py --runs 3          # what `nox -s bench` runs
     python benchmarks/run_suite.py --smoke --results /tmp/smoke --readme-output /tmp/R.md
@@ -22,6 +22,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+#: benchmarks whose results are counts from seeded draws, not timings: the same in every run,
+#: and long (bench_population.py: about 40 CPU-minutes a dtype), so only run-1 runs them
+ONCE = ("bench_population.py",)
 
 
 def benchmarks() -> list[str]:
@@ -56,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = os.path.join(args.results, f"run-{k}")
         os.makedirs(folder, exist_ok=True)
         for script in scripts:
+            if k > 1 and script in ONCE:
+                continue
             cmd = [sys.executable, os.path.join(HERE, script), "--out",
                    os.path.join(folder, script.removesuffix(".py") + ".json")]
             cmd += ["--smoke"] if args.smoke else []

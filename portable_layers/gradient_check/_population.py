@@ -208,15 +208,18 @@ def run(problem: Problem, xp: Any, mode: str, oracles: tuple[str, ...], seed: in
 def _meaningful(problem: Problem) -> list[int]:
     """Positions (among the gradients) of those not zero in exact arithmetic: a planted
     error of 1e-2 of a gradient's largest entry means nothing for a bias before batch
-    normalization, whose largest entry is rounding (1e-17)."""
+    normalization, whose largest entry is rounding (1e-17 in float64, 1e-8 in float32:
+    the bar is 1000 roundings of the largest gradient, at least 1e-8 of it)."""
     if problem.backward is None:
         grads = problem.forward(*problem.inputs)[1]
     else:
         out, cache = problem.forward(*problem.inputs)
         grads = problem.backward(np.ones(out.shape, dtype=out.dtype), cache)
     grads = grads if isinstance(grads, (tuple, list)) else (grads,)
-    sizes = [float(np.max(np.abs(_compat.to_numpy(g)), initial=0.0)) for g in grads]
-    return [k for k, s in enumerate(sizes) if s > 1e-8 * max(sizes)] or [0]
+    hosts = [_compat.to_numpy(g) for g in grads]
+    sizes = [float(np.max(np.abs(g), initial=0.0)) for g in hosts]
+    bar = max(1e-8, 1e3 * max(float(np.finfo(g.dtype).eps) for g in hosts)) * max(sizes)
+    return [k for k, s in enumerate(sizes) if s > bar] or [0]
 
 
 def baseline(problem: Problem, mode: str, samples: int) -> int:
