@@ -147,9 +147,10 @@ def document(results: dict[str, Any], args: Any, start: float) -> dict[str, Any]
                           f"{r['false_alarms']}/{r['draws']} false alarms; worst "
                           f"{r['worst_over_tol']:.1e} of tol; kinks in {r['draws_with_kinks']} "
                           f"draws (+{r['extra_evaluations_mean']:.2f} evaluations/check); "
-                          f"1% whole caught {r['whole_caught']:.0%}; one entry caught "
-                          f"{r['entry_caught']:.0%}" + (f" (chance {r['entry_expected']:.1%})"
-                                                if key.endswith("sampled") else "")))
+                          f"1% whole caught {round(r['whole_caught'] * r['draws'])}/"
+                          f"{r['draws']}; one entry caught {r['entry_caught']:.1%}"
+                          + (f" (chance {r['entry_expected']:.1%})"
+                             if key.endswith("sampled") else "")))
     return {"benchmark": "population", "draws": args.draws, "full_draws": args.full_draws,
             "samples": args.samples, "cifar_n": args.cifar_n,
             "seconds": time.perf_counter() - start, "figures": figures, "facts": facts,
