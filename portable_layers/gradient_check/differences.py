@@ -191,8 +191,8 @@ def numerical_vjp(
     than wide vmapped batches: each evaluation is already a full forward pass, and
     wide batches only add memory traffic.  Elsewhere, with ``vectorized=False``, and
     for a small JAX input by default, one perturbation per Python call as the seed's
-    loop does (on a fresh array each time: ``inputs`` are never written into): the
-    compilation costs about as much as 30 eager evaluations of a small model.
+    loop does (on a fresh array each time: ``inputs`` are never written into): for
+    small models, compiling costs more than the 32 eager evaluations.
 
     Parameters
     ----------
