@@ -13,17 +13,19 @@ seed) triples are drawn and each is checked in the fast, sampled and full modes
   added per check (beyond 1 + 2 per difference);
 * catches: a 1% error of the whole gradient (every mode must catch it every time),
   and one entry off by 1e-2 of its gradient's largest entry (full mode every time;
-  sampled mode with the chance ``samples / size`` of drawing it, reported beside).
+  sampled mode with the chance of comparing it, ``check.entry_chance``, reported beside).
 
 Full mode costs two evaluations per parameter: it runs on ``--full-draws`` draws of
 the model families and not on the CIFAR-size net (307,210 parameters).
 
     python benchmarks/bench_population.py [--fast-draws 200] [--draws 200] [--full-draws 30]
-        [--families cifar,...] [--dtypes float64,float32] [--out F] [--smoke]
+        [--families cifar,...] [--modes fast,sampled,full] [--dtypes float64,float32]
+        [--out F] [--smoke]
 
 The draws are seeded, so the counts are the same in every run (``run_suite.py`` runs this
 once). Groups run side by side in separate processes are joined into one document with
-``--merge A.json B.json --out F`` (no measuring).
+``--merge A.json B.json --out F`` (no measuring; a later file's family/dtype/mode replaces
+an earlier one's, so one mode can be rerun after a change to it alone).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def main() -> None:
     p.add_argument("--cifar-n", type=int, default=16, help="images in the CIFAR-size batch")
     p.add_argument("--dtypes", default="float64,float32")
     p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="join these outputs of earlier runs (other dtypes or families) into "
                         "--out instead of measuring")
@@ -96,7 +99,10 @@ def main() -> None:
     results: dict[str, Any] = {}
     for dtype in args.dtypes.split(","):
         for family in args.families.split(","):
-            for mode in MODES:
+            for mode in args.modes.split(","):
+                if mode not in MODES:
+                    raise SystemExit(f"bench_population: --modes: unknown mode {mode!r}; "
+                                     f"choose from {MODES}")
                 if mode == "full" and family == "cifar":
                     continue
                 n = {"fast": fast_draws, "sampled": draws, "full": full_draws}[mode]

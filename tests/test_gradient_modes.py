@@ -18,6 +18,7 @@ from portable_layers.gradient_check import (
     numerical_vjp,
     torch_vjp,
 )
+from portable_layers.gradient_check.check import entry_chance
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -83,6 +84,55 @@ def test_failures_name_the_input_and_the_entry(xp: Any) -> None:
         assert worst.index == (2, 1) and not worst.near_kink
         assert worst.analytic == pytest.approx(worst.expected * (1 + 1e-4), rel=1e-6)
         assert "dw[2, 1] analytic" in str(result)
+
+
+POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def _pool(x: Any) -> Any:
+    return pl.max_pool_forward(x, POOL)
+
+
+def test_sampled_mode_draws_where_the_gradient_is_not_zero(xp: Any) -> None:
+    """Max pooling's dx is three quarters zeros: 3 entries drawn uniformly are all zeros
+    in 42% of draws (0.75^3) and miss a 1% error of the whole dx.  Half the samples are
+    drawn among the entries not 0, so it is caught at every seed."""
+    x = randn(xp, 2, 2, 4, 4, seed=5)
+
+    def wrong(dout: Any, cache: Any) -> Any:
+        return pl.max_pool_backward(dout, cache) * 1.01
+
+    for seed in range(20):
+        right = check_layer(_pool, pl.max_pool_backward, (x,), oracles=("numerical",),
+                            mode="sampled", samples=3, seed=seed)
+        assert right.ok, str(right)
+        assert not check_layer(_pool, wrong, (x,), oracles=("numerical",), mode="sampled",
+                               samples=3, seed=seed).ok, seed
+
+
+def test_the_chance_of_comparing_one_entry(xp: Any) -> None:
+    """``entry_chance`` is the draw's: with samples = 2 x the 16 entries of dx not 0, each
+    of them is compared (chance 1), so one of them off by 1e-2 of the largest is caught
+    at every seed; a zero entry is compared with chance (32 - 16) / (64 - 16)."""
+    assert entry_chance(64, 16, 32) == 1.0
+    assert entry_chance(64, 16, 32, zero=True) == pytest.approx(1 / 3)
+    assert entry_chance(64, 16, 3) == pytest.approx(2 / 16 + (14 / 16) * (1 / 62))
+    x = randn(xp, 2, 2, 4, 4, seed=5)
+    out, cache = _pool(x)
+    routed = _compat.to_numpy(pl.max_pool_backward(xp.ones(out.shape, dtype=x.dtype), cache))
+    assert np.count_nonzero(routed) == 16
+    index = np.unravel_index(int(np.flatnonzero(routed)[7]), routed.shape)
+
+    def planted(dout: Any, cache: Any) -> Any:
+        dx = pl.max_pool_backward(dout, cache)
+        bump = np.zeros(tuple(dx.shape))
+        bump[index] = 1e-2 * float(np.max(np.abs(_compat.to_numpy(dx))))
+        return dx + xp.asarray(bump, dtype=dx.dtype)
+
+    for seed in range(10):
+        result = check_layer(_pool, planted, (x,), oracles=("numerical",), mode="sampled",
+                             samples=32, seed=seed)
+        assert not result.ok and result.checks[0].worst[0].index == index, str(result)
 
 
 @pytest.mark.parametrize("mode", ["full", "sampled"])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
-from .check import check_layer
+from .check import check_layer, entry_chance
 
 __all__ = ["FAMILIES", "Problem", "draw", "outcome", "planted"]
 
@@ -205,18 +205,22 @@ def run(problem: Problem, xp: Any, mode: str, oracles: tuple[str, ...], seed: in
     return result, time.perf_counter() - start
 
 
-def _meaningful(problem: Problem) -> list[int]:
-    """Positions (among the gradients) of those not zero in exact arithmetic: a planted
-    error of 1e-2 of a gradient's largest entry means nothing for a bias before batch
-    normalization, whose largest entry is rounding (1e-17 in float64, 1e-8 in float32:
-    the bar is 1000 roundings of the largest gradient, at least 1e-8 of it)."""
+def _gradients(problem: Problem) -> list[np.ndarray]:
+    """The hand-written gradients at the problem's inputs (``dout`` of ones), on the host."""
     if problem.backward is None:
         grads = problem.forward(*problem.inputs)[1]
     else:
         out, cache = problem.forward(*problem.inputs)
         grads = problem.backward(np.ones(out.shape, dtype=out.dtype), cache)
     grads = grads if isinstance(grads, (tuple, list)) else (grads,)
-    hosts = [_compat.to_numpy(g) for g in grads]
+    return [np.asarray(_compat.to_numpy(g)) for g in grads]
+
+
+def _meaningful(hosts: list[np.ndarray]) -> list[int]:
+    """Positions (among the gradients) of those not zero in exact arithmetic: a planted
+    error of 1e-2 of a gradient's largest entry means nothing for a bias before batch
+    normalization, whose largest entry is rounding (1e-17 in float64, 1e-8 in float32:
+    the bar is 1000 roundings of the largest gradient, at least 1e-8 of it)."""
     sizes = [float(np.max(np.abs(g), initial=0.0)) for g in hosts]
     bar = max(1e-8, 1e3 * max(float(np.finfo(g.dtype).eps) for g in hosts)) * max(sizes)
     return [k for k, s in enumerate(sizes) if s > bar] or [0]
@@ -238,7 +242,8 @@ def outcome(family: str, seed: int, dtype: str, mode: str, xp: Any = np,
     """One draw in one mode: the correct check (error / tolerance, kinks, evaluations,
     seconds), and whether a 1% error of the whole gradient and (``entry``) one entry off
     by 1e-2 of its gradient's largest entry fail it.  The entry is drawn by ``seed``
-    among the floating inputs' entries; ``entry_share`` is the chance a sample picks it."""
+    among the floating inputs' entries; ``entry_share`` is the chance sampled mode compares
+    it (:func:`~portable_layers.gradient_check.check.entry_chance`; 1 in the other modes)."""
     problem, calls = _memo(draw(family, seed, dtype, **kwargs))
     floats = [i for i, a in enumerate(problem.inputs) if np.issubdtype(a.dtype, np.floating)]
     result, seconds = run(problem, xp, mode, oracles, seed, samples)
@@ -250,11 +255,15 @@ def outcome(family: str, seed: int, dtype: str, mode: str, xp: Any = np,
                            samples)[0].ok
     if entry:
         rng = np.random.default_rng((seed, 3))
-        k = int(rng.choice(_meaningful(problem)))
+        grads = _gradients(problem)
+        k = int(rng.choice(_meaningful(grads)))
         size = problem.inputs[floats[k]].size
         index = int(rng.integers(size))
         wrong = run(planted(problem, one_entry(k, index, 1e-2)), xp, mode, oracles, seed,
                     samples)[0]
         out["entry"] = not wrong.ok
-        out["entry_share"] = min(1.0, samples / size) if mode == "sampled" else 1.0
+        # the planted entry is not 0 in the planted gradient
+        nonzero = int(np.count_nonzero(grads[k])) + int(grads[k].flat[index] == 0)
+        out["entry_share"] = (entry_chance(size, nonzero, samples) if mode == "sampled"
+                              else 1.0)
     return out

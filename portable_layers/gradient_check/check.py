@@ -77,7 +77,8 @@ def check_layer(
         whose library is missing raises ImportError.
     mode : {"full", "sampled", "fast"}
         How the numerical oracle works: every entry; ``samples`` random entries per
-        input; or one random projection ``vᵀJd`` whatever the size (see
+        input, half of them where the analytic gradient is not 0
+        (:func:`sample_entries`); or one random projection ``vᵀJd`` whatever the size (see
         :func:`fast_check`).  The autodiff oracles always give every entry.
     samples : int
         Entries per input in ``"sampled"`` mode.
@@ -288,9 +289,36 @@ def _entry(run: Run, i: int, ix: tuple[int, ...], expected: float, near: bool) -
     return Entry(ix, float(run.grads[i][ix]), expected, near)
 
 
+def sample_entries(rng: np.random.Generator, grad: np.ndarray, samples: int) -> np.ndarray:
+    """Flat indices of the entries sampled mode compares, then those it may redraw.
+
+    Half the ``samples`` (rounded up) are drawn among the entries where the analytic
+    gradient ``grad`` is not 0, the rest and ``samples + 8`` spares for redraws uniformly
+    among all the others.  A uniform draw alone can land only on zeros (max pooling's
+    ``dx`` is three quarters zeros) and miss an error of the whole gradient; the uniform
+    half still sees an entry wrongly left at 0.  :func:`entry_chance` is the chance of
+    one entry."""
+    size = grad.size
+    nonzero = np.flatnonzero(grad)
+    first = rng.choice(nonzero, size=min(-(-samples // 2), nonzero.size), replace=False)
+    spread = rng.choice(size, size=min(2 * samples + 8 + first.size, size), replace=False)
+    rest = spread[~np.isin(spread, first)][:2 * samples + 8 - first.size]
+    return np.concatenate([first, rest]).astype(np.int64)
+
+
+def entry_chance(size: int, nonzero: int, samples: int, zero: bool = False) -> float:
+    """The chance :func:`sample_entries` compares a given entry of a gradient with ``size``
+    entries, ``nonzero`` of them not 0 (the entry among them unless ``zero``)."""
+    first = min(-(-samples // 2), nonzero)
+    uniform = min(1.0, (samples - first) / (size - first)) if size > first else 0.0
+    if zero or nonzero == 0:
+        return uniform
+    return first / nonzero + (1 - first / nonzero) * uniform
+
+
 def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[GradientCheck]:
-    """``samples`` random entries of each gradient against central differences; an
-    entry at a kink is redrawn (from as many again, plus eight)."""
+    """``samples`` entries of each gradient (:func:`sample_entries`) against central
+    differences; an entry at a kink is redrawn from the spares."""
     rng = np.random.default_rng((seed, 0x5A))
     checks = []
     for i in run.float_idx:
@@ -299,8 +327,7 @@ def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[Grad
         if i not in run.grads:
             checks.append(GradientCheck(run.names[i], "numerical", math.inf, t, shape, "sampled"))
             continue
-        size = math.prod(shape)
-        picks = rng.choice(size, size=min(2 * samples + 8, size), replace=False)
+        picks = sample_entries(rng, run.grads[i], samples)
         queue = [tuple(int(k) for k in np.unravel_index(p, shape)) for p in picks]
         wanted, queue = queue[:samples], queue[samples:]
         numeric = {ix: entry_partial(run, i, ix, h) for ix in wanted}
