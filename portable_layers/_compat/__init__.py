@@ -48,6 +48,7 @@ from .backends import (
     is_installed,
     require_module,
 )
+from .devices import beside
 from .host import ELEMENT_LIMIT, from_numpy, to_float, to_numpy
 from .mesh import jax_mesh, jax_replicate, jax_replicated, jax_shard_rows
 from .namespace import (
@@ -82,6 +83,7 @@ __all__ = [
     "array_namespace",
     "backend_name",
     "bernoulli",
+    "beside",
     "derive_seed",
     "device",
     "dtype_name",

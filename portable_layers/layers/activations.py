@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _validate as check
-from .._compat import array_namespace, device
+from .._compat import array_namespace, beside
 from .._types import Array
 
 
@@ -59,7 +59,7 @@ def relu_forward(x: Array) -> tuple[Array, Array]:
     array([0., 2.])
     """
     xp = _setup("relu_forward", x)
-    return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=device(x))), x
+    return xp.maximum(x, xp.zeros((), dtype=x.dtype, **beside(x))), x
 
 
 def relu_backward(dout: Array, cache: Array) -> Array:
@@ -74,7 +74,7 @@ def relu_backward(dout: Array, cache: Array) -> Array:
     """
     x = cache
     xp = _backward_setup("relu_backward", dout, x)
-    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, device=device(dout)))
+    return xp.where(x > 0, dout, xp.zeros((), dtype=dout.dtype, **beside(dout)))
 
 
 def leaky_relu_forward(x: Array, alpha: float = 0.01) -> tuple[Array, tuple[Array, float]]:

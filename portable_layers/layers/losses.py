@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _validate as check
-from .._compat import array_namespace, device
+from .._compat import array_namespace, beside
 from .._types import Array
 
 
@@ -49,7 +49,10 @@ def _setup(func: str, x: Array, y: Array) -> tuple[Any, Array, Array | None]:
 
 
 def _fits(xp: Any, dtype: Any, c: int) -> bool:
-    """Whether the labels' integer ``dtype`` holds every class index 0..c-1."""
+    """Whether the labels' integer ``dtype`` holds every class index 0..c-1 (int64 and
+    int32 labels, the common ones, without the dtype query: it costs microseconds)."""
+    if dtype == xp.int64 or (dtype == xp.int32 and c <= 2**31):
+        return True
     return int(xp.iinfo(dtype).max) >= c - 1
 
 
@@ -63,14 +66,14 @@ def _onehot(xp: Any, y: Array, c: int) -> Array:
     if not _fits(xp, y.dtype, c):
         wide = xp.int32 if c - 1 <= 2**31 - 1 and xp.iinfo(y.dtype).bits < 32 else xp.int64
         y = xp.astype(y, wide)
-    return y[:, None] == xp.arange(c, dtype=y.dtype, device=device(y))
+    return y[:, None] == xp.arange(c, dtype=y.dtype, **beside(y))
 
 
 def _nan_unless(xp: Any, valid: Array | None, loss: Array) -> Array:
     """``loss`` where every label was valid, NaN otherwise (traced or lazy labels only)."""
     if valid is None:
         return loss
-    return xp.where(valid, loss, xp.asarray(xp.nan, dtype=loss.dtype, device=device(loss)))
+    return xp.where(valid, loss, xp.asarray(xp.nan, dtype=loss.dtype, **beside(loss)))
 
 
 def svm_loss(x: Array, y: Array) -> tuple[Array, Array]:
@@ -108,7 +111,7 @@ def svm_loss(x: Array, y: Array) -> tuple[Array, Array]:
     """
     xp, onehot, valid = _setup("svm_loss", x, y)
     n = x.shape[0]
-    zero = xp.zeros((), dtype=x.dtype, device=device(x))
+    zero = xp.zeros((), dtype=x.dtype, **beside(x))
     correct = xp.sum(xp.where(onehot, x, zero), axis=1, keepdims=True)
     margins = xp.where(onehot, zero, xp.maximum(x - correct + 1, zero))
     loss = xp.sum(margins) / n
@@ -160,7 +163,7 @@ def _softmax(xp: Any, x: Array, onehot: Array) -> tuple[Array, Array]:
     total = xp.sum(exp, axis=1, keepdims=True)
     # -log p(label) = log(total) - shifted[label], each row's label entry picked by the
     # mask (``where``, so a -inf score off the label adds nothing), summed in one pass.
-    zero = xp.zeros((), dtype=x.dtype, device=device(x))
+    zero = xp.zeros((), dtype=x.dtype, **beside(x))
     loss = xp.sum(xp.where(onehot, xp.log(total) - shifted, zero)) / n
     dx = (exp / total - xp.astype(onehot, x.dtype)) / n
     return loss, dx

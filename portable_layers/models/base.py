@@ -234,8 +234,8 @@ class Model:
         p = self._params if params is None else params
         state = dict(self.state if state is None else state)
         mode = "test" if y is None else "train"
-        xp = None if checked else _compat.array_namespace(f"{type(self).__name__}.apply", X=X,
-                                                          W1=p["W1"])
+        # unchecked: the caller found X, y and params in one namespace, so X's names it
+        xp = None if checked else _compat.array_namespace(f"{type(self).__name__}.apply", X=X)
         with contextlib.nullcontext() if xp is None else check.skipped(xp):
             scores, backward = self._forward(X, p, mode, state, dropout_seed)
             if y is None:
