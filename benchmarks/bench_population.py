@@ -130,8 +130,11 @@ def merge(args: Any) -> None:
         results.update(doc["results"])
         seconds += doc["seconds"]
         machines.append(doc["machine"])
-    # where and when the draws were measured (the first run's start, the last one's end)
-    machine = {**machines[0], "load_end": machines[-1]["load_end"]}
+    # where and when the draws were measured: the first file's machine, the last file's
+    # load at its end, and the latest date of any run joined (``date_last``; a run's date
+    # is when it wrote its file)
+    last = max(m.get("date_last", m["date"]) for m in machines)
+    machine = {**machines[0], "load_end": machines[-1]["load_end"], "date_last": last}
     write_json(args.out, {"machine": machine,
                           **document(results, args, time.perf_counter() - seconds)})
 

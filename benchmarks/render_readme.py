@@ -144,7 +144,9 @@ def meta_block(runs: list[dict[str, dict[str, Any]]]) -> str:
     for d in docs:
         for name, version in d.get("machine", {}).get("libraries", {}).items():
             libraries.setdefault(name, set()).add(version)
-    dates = sorted(d["machine"]["date"] for d in docs if d.get("machine", {}).get("date"))
+    # (a document joined from several runs gives the latest of their dates as date_last)
+    dates = sorted(m[key] for m in (d.get("machine", {}) for d in docs)
+                   for key in ("date", "date_last") if m.get(key))
     loads = [load[0] for d in docs for key in ("load_start", "load_end")
              if (load := d.get("machine", {}).get(key))]
     where = "; ".join(f"{p}, {c} CPUs, Python {py}" for p, c, py in sorted(machines, key=str))

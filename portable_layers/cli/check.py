@@ -62,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--fast", action="store_true",
                       help="finite differences along one random direction (vᵀJu) only")
     mode.add_argument("--sampled", type=positive_int, metavar="K",
-                      help="finite differences at K random entries of each gradient "
-                      "(default: every entry)")
+                      help="finite differences at K random entries of each gradient, "
+                      "half of them where it is not 0 (default: every entry)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the inputs")
 
