@@ -135,7 +135,8 @@ class GradientCheck:
     when the check failed (none in fast mode, which cannot tell entries apart).
     ``kinks`` counts the entries (full mode: left out of ``error``; sampled mode:
     redrawn) or directions (fast mode: redrawn) where the finite differences met a
-    kink (see :mod:`~portable_layers.gradient_check.kinks`).
+    kink (see :mod:`~portable_layers.gradient_check.kinks`); in a failed full-mode
+    check, those among the entries probed before three were found wrong.
     """
 
     input: str
