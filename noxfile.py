@@ -125,13 +125,13 @@ def _share_cores(session: nox.Session) -> None:
                                     f"intra_op_parallelism_threads={n}")
 
 
-def _run_tests(session: nox.Session, backends: str, check_backend: str | None,
-               *pytest_args: str) -> None:
+def _run_tests(session: nox.Session, backends: str, *pytest_args: str) -> None:
+    # (the check table, every case through both oracles in both dtypes, is
+    # tests/test_layer_table.py's to run on the session's backend, and tests/test_cli.py runs
+    # the ``check`` command itself there: running the command over the whole table as well
+    # did the same checks twice)
     env = {"PORTABLE_LAYERS_BACKENDS": backends}
     session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=env)
-    if check_backend:
-        session.run("python", "-m", "portable_layers", "check", "--backend", check_backend,
-                    "--dtype", "float64", "--dtype", "float32")
 
 
 def _backend_env(session: nox.Session) -> None:
@@ -149,7 +149,7 @@ def tests_numpy(session: nox.Session) -> None:
     _backend_env(session)
     # fail, never skip, without the libraries the backend-independent tests compare with
     session.run("python", "-c", "import jax, torch")
-    _run_tests(session, "numpy,numpy_readonly", "numpy")
+    _run_tests(session, "numpy,numpy_readonly")
 
 
 @nox.session(name="tests-jax")
@@ -157,21 +157,21 @@ def tests_jax(session: nox.Session) -> None:
     """JAX with 64-bit floats enabled."""
     _backend_env(session)
     session.env["JAX_ENABLE_X64"] = "1"
-    _run_tests(session, "jax", "jax", "--xp-only")
+    _run_tests(session, "jax", "--xp-only")
 
 
 @nox.session(name="tests-array_api_strict")
 def tests_array_api_strict(session: nox.Session) -> None:
     """array_api_strict: the standard and nothing else."""
     _backend_env(session)
-    _run_tests(session, "array_api_strict", "array_api_strict", "--xp-only")
+    _run_tests(session, "array_api_strict", "--xp-only")
 
 
 @nox.session(name="tests-torch")
 def tests_torch(session: nox.Session) -> None:
     """PyTorch (a CPU build; see the module docstring)."""
     _backend_env(session)
-    _run_tests(session, "torch", "torch", "--xp-only")
+    _run_tests(session, "torch", "--xp-only")
 
 
 @nox.session(name="tests-nojax")
@@ -179,19 +179,21 @@ def tests_nojax(session: nox.Session) -> None:
     """Without JAX: the library and its finite-difference checks work on their own (every
     test, since this environment differs from the backend sessions', on NumPy: what JAX's
     absence changes, the oracles chosen and the imports, does not depend on the backend,
-    and each backend's arithmetic is the backend sessions' to prove; the check table then
-    runs on NumPy and array_api_strict)."""
+    and each backend's arithmetic is the backend sessions' to prove; the ``check`` command
+    then walks the case table on array_api_strict, through the one oracle left)."""
     _share_cores(session)
     session.install(_project(session, f"{COMMON}"))
     session.run("python", "-c", "import importlib.util, sys; "
                 "sys.exit('jax must not be installed here' if importlib.util.find_spec('jax') "
                 "else 0)")
     # (the wheel does not depend on what is installed: tests-numpy builds it; the tests
-    # marked slow, long training runs to an accuracy, run in the backend sessions)
-    _run_tests(session, "numpy", None,
-               "--deselect", "tests/test_wheel.py", "-m", "not slow")
-    session.run("python", "-m", "portable_layers", "check", "--backend", "numpy",
-                "--backend", "array_api_strict")
+    # marked slow, long training runs to an accuracy, run in the backend sessions; the
+    # population of checks uses the numerical oracle alone, on NumPy: tests-numpy runs
+    # the same draws through the same code, which JAX's absence does not touch)
+    _run_tests(session, "numpy", "--deselect", "tests/test_wheel.py",
+               "--deselect", "tests/test_population.py", "-m", "not slow")
+    # (on NumPy, tests/test_layer_table.py has just walked the table)
+    session.run("python", "-m", "portable_layers", "check", "--backend", "array_api_strict")
 
 
 @nox.session(name="tests-foreign")
@@ -224,8 +226,8 @@ def tests_dask(session: nox.Session) -> None:
     # them); here a block that would skip fails instead
     session.run("python", "-m", "pytest", "tests/test_readme.py", "-m", "dask",
                 *session.posargs, env={**env, "PORTABLE_LAYERS_BLOCKS_NO_SKIP": "1"})
-    # (the check table on NumPy and JAX, the backends the Dask blocks compute on, is the
-    # one tests-numpy and tests-jax print: the same backends, dtypes and JAX)
+    # (the check table on NumPy and JAX, the backends the Dask blocks compute on, is
+    # tests/test_layer_table.py's in tests-numpy and tests-jax: the same backends and JAX)
 
 
 # (room for more test sessions here)
@@ -249,7 +251,7 @@ def quick(session: nox.Session) -> None:
     session.install(_project(session, f"{COMMON},jax"), "ruff>=0.6")
     session.run("ruff", "check", "portable_layers", "tests", "noxfile.py")
     skip = [f"--ignore=tests/{name}" for name in QUICK_SKIP]
-    _run_tests(session, "numpy", None, "-q", "-x", "--hypothesis-profile=dev",
+    _run_tests(session, "numpy", "-q", "-x", "--hypothesis-profile=dev",
                "-m", "not slow", *skip,
                "--deselect", "tests/test_readme.py::test_readme_block_runs_as_written")
 
