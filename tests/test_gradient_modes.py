@@ -86,6 +86,39 @@ def test_failures_name_the_input_and_the_entry(xp: Any) -> None:
         assert "dw[2, 1] analytic" in str(result)
 
 
+def _counted(forward: Any) -> tuple[Any, list[int]]:
+    calls = [0]
+
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return forward(*args)
+    return counted, calls
+
+
+def _whole_tanh_error(dout: Any, cache: Any) -> Any:
+    return pl.tanh_backward(dout, cache) * 1.01
+
+
+@pytest.mark.parametrize("mode", ["full", "sampled"])
+def test_a_failing_check_probes_no_more_than_it_reports(xp: Any, mode: str) -> None:
+    """Every entry is 1% off: the check probes three of them for a kink (the three it
+    reports), not every one it compared.  A probe's cost is measured on one entry."""
+    costs = []
+    for size in (1, 12):  # (at most 16 entries: JAX takes the differences eagerly)
+        forward, calls = _counted(pl.tanh_forward)
+        result = check_layer(forward, _whole_tanh_error, (randn(xp, size, seed=4),),
+                             oracles=("numerical",), mode=mode, samples=10)
+        (bad,) = result.checks
+        assert not bad.ok and len(bad.worst) == min(size, 3)
+        assert all(not e.near_kink for e in bad.worst)
+        costs.append(calls[0])
+    compared = 12 if mode == "full" else 10
+    probe = costs[0] - 3  # one entry: the point, its two differences, one probe
+    assert probe > 3
+    # three probes (later ones reuse the value at the point the first one took)
+    assert 1 + 2 * compared + 2 * probe < costs[1] <= 1 + 2 * compared + 3 * probe, costs
+
+
 POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 

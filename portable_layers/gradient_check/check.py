@@ -340,7 +340,9 @@ def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[Grad
         wanted, queue = queue[:samples], queue[samples:]
         numeric = {ix: entry_partial(run, i, ix, h) for ix in wanted}
         scale = run.scale(i, np.array(list(numeric.values())), t, "numerical", h)
-        kinks, near = 0, set()
+        kinks, near, wrong, seen_ix = 0, set(), 0, []
+        # as in full mode, after REPORTED entries found wrong the verdict is settled: the
+        # entries not yet reached are left out (a failing check probes no more)
         for ix in list(numeric):
             current = ix
             while abs(run.grads[i][current] - numeric[current]) > t * scale:
@@ -349,6 +351,7 @@ def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[Grad
                 if not seen.at_kink(a, t * scale):
                     if seen.signature > t * scale:
                         near.add(current)
+                    wrong += 1
                     break
                 del numeric[current]
                 kinks += 1
@@ -356,6 +359,10 @@ def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[Grad
                     break
                 current = queue.pop(0)
                 numeric[current] = entry_partial(run, i, current, h)
+            seen_ix.append(current)
+            if wrong == REPORTED:
+                numeric = {k: numeric[k] for k in seen_ix if k in numeric}
+                break
         scale = run.scale(i, np.array(list(numeric.values())), t, "numerical", h)
         diffs = {ix: abs(run.grads[i][ix] - v) / scale for ix, v in numeric.items()}
         err = max(diffs.values(), default=0.0)
