@@ -93,7 +93,7 @@ def main() -> None:
     if args.merge:
         merge(args)
         return
-    draws, fast_draws, full_draws = ((3, 3, 2) if args.smoke
+    draws, fast_draws, full_draws = ((1, 1, 1) if args.smoke  # smoke: every path once
                                      else (args.draws, args.fast_draws, args.full_draws))
     start = time.perf_counter()
     results: dict[str, Any] = {}
