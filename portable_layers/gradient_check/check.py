@@ -340,7 +340,7 @@ def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[Grad
         wanted, queue = queue[:samples], queue[samples:]
         numeric = {ix: entry_partial(run, i, ix, h) for ix in wanted}
         scale = run.scale(i, np.array(list(numeric.values())), t, "numerical", h)
-        kinks, near, wrong, seen_ix = 0, set(), 0, []
+        kinks, near, wrong, reached = 0, set(), 0, []
         # as in full mode, after REPORTED entries found wrong the verdict is settled: the
         # entries not yet reached are left out (a failing check probes no more)
         for ix in list(numeric):
@@ -359,9 +359,9 @@ def _sampled(run: Run, tol: Any, h: float, seed: int, samples: int) -> list[Grad
                     break
                 current = queue.pop(0)
                 numeric[current] = entry_partial(run, i, current, h)
-            seen_ix.append(current)
+            reached.append(current)
             if wrong == REPORTED:
-                numeric = {k: numeric[k] for k in seen_ix if k in numeric}
+                numeric = {k: numeric[k] for k in reached if k in numeric}
                 break
         scale = run.scale(i, np.array(list(numeric.values())), t, "numerical", h)
         diffs = {ix: abs(run.grads[i][ix] - v) / scale for ix, v in numeric.items()}
