@@ -69,11 +69,18 @@ print(json.dumps(result))
 """
 
 
+def _four_devices() -> dict[str, str]:
+    """A fresh interpreter's environment with 4 host devices, after the XLA flags set around
+    the tests (the noxfile's compiler settings)."""
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
+    return {**os.environ, "XLA_FLAGS": flags.strip(), "JAX_ENABLE_X64": "1",
+            "JAX_PLATFORMS": "cpu",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
 def test_sharded_batch_equals_one_device_in_a_four_device_process() -> None:
     pytest.importorskip("jax", reason="data parallelism needs JAX")
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = _four_devices()
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          env=env, timeout=240, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -152,9 +159,7 @@ def test_every_model_on_a_mesh_equals_one_device() -> None:
     """Data-parallel training over 4 host devices equals one device for every model, with
     batch normalization's statistics those of the global batch and dropout per step."""
     pytest.importorskip("jax", reason="data parallelism needs JAX")
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = _four_devices()
     out = subprocess.run([sys.executable, "-c", EVERY_MODEL], capture_output=True, text=True,
                          env=env, timeout=400, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
