@@ -19,6 +19,8 @@ What makes the whole matrix fast (times in docs/guide/reliability.md):
   ``--parallel`` they run one by one, their output live (``nox -s quick``, one session);
 - each session's libraries get half the cores for their thread pools (``_share_cores``):
   two sessions side by side would otherwise each start a thread per core, and wait.
+- the sessions share one JAX compilation cache (``_share_compilations``): a program one
+  of them compiled, the others read back.
 
 PyTorch: the sessions that need it install ``$PORTABLE_LAYERS_TORCH`` (default
 ``torch==2.13.0``).  Where pip is configured to find wheels in local folders
@@ -40,7 +42,8 @@ import nox
 
 nox.options.default_venv_backend = "uv|venv"
 # every session may run beside another (under --parallel N): each has its own environment,
-# and none writes where another reads
+# and the one place they all write, JAX's compilation cache, takes concurrent writers (an
+# entry read while another process writes it is compiled again: pyproject's filterwarnings)
 nox.options.allow_parallel = True
 # the order the sessions start in under --parallel: the longest first, so the short ones
 # fill the gaps at the end
@@ -106,16 +109,6 @@ def _project(session: nox.Session, extras: str = "") -> str:
 #: the thread pools each library sizes for the whole machine
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-#: XLA's CPU compiler with LLVM's optimizations off and its older loop emitters: the tests'
-#: arrays are small and change shape often, and JAX compiles every operation once per shape,
-#: eagerly too, so compiling, not running, is most of their time.  Measured here on JAX (one
-#: run each, alone): tests/test_layer_table.py, test_vit.py, test_train_step.py and
-#: test_solver.py took 334 s with XLA's defaults, 221 s with these, and their compilations
-#: 221 s against 91 s; a long training run (test_vit's digits) runs slower, 18.5 s against
-#: 21.9 s.  The programs compiled are the same; only how fast they run differs.  A value of
-#: XLA_FLAGS set in the environment is kept; ``bench`` keeps XLA's defaults.
-QUICK_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
-
 
 def _share_cores(session: nox.Session) -> None:
     """Size every library's thread pool for half the cores (one on this 2-core machine).
@@ -131,7 +124,29 @@ def _share_cores(session: nox.Session) -> None:
         session.env[name] = os.environ.get(name, n)
     if "XLA_FLAGS" not in os.environ:
         eigen = "false" if n == "1" else "true"
-        session.env["XLA_FLAGS"] = f"{QUICK_COMPILE} --xla_cpu_multi_thread_eigen={eigen}"
+        session.env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={eigen}"
+    _share_compilations(session)
+
+
+#: JAX's persistent compilation cache, one for the sessions of the matrix (see below)
+JAX_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".nox", "jax-cache")
+
+
+def _share_compilations(session: nox.Session) -> None:
+    """One JAX compilation cache for every session and the processes they start.
+
+    JAX compiles each operation once per shape and dtype, eagerly too, and a process keeps
+    what it compiled to itself: the three backend sessions whose oracle is JAX compile the
+    same programs, and so do the subprocesses of the commands' tests. With the cache
+    on disk, a program compiled once is read back (a hit costs about a quarter of a
+    compilation, measured here); its key holds the program, the XLA flags, the devices
+    and JAX's version, so what is read back is what would be compiled. Every compilation
+    is kept (no minimum time or size). A value set in the environment is kept."""
+    defaults = {"JAX_COMPILATION_CACHE_DIR": JAX_CACHE,
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    for name, value in defaults.items():
+        session.env[name] = os.environ.get(name, value)
 
 
 def _run_tests(session: nox.Session, backends: str, *pytest_args: str) -> None:
