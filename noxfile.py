@@ -137,11 +137,12 @@ def _share_compilations(session: nox.Session) -> None:
 
     JAX compiles each operation once per shape and dtype, eagerly too, and a process keeps
     what it compiled to itself: the three backend sessions whose oracle is JAX compile the
-    same programs, and so do the subprocesses of the commands' tests. With the cache
-    on disk, a program compiled once is read back (a hit costs about a quarter of a
-    compilation, measured here); its key holds the program, the XLA flags, the devices
-    and JAX's version, so what is read back is what would be compiled. Every compilation
-    is kept (no minimum time or size). A value set in the environment is kept."""
+    same programs, and so do the subprocesses of the commands' tests. With the cache on
+    disk, a program compiled once is read back (the 526 programs of the layer table and
+    the property tests on array_api_strict: 32 s compiled, 3 s read back, measured here).
+    A key holds the program, the XLA flags, the devices and JAX's version, so what is read
+    back is what would be compiled. Every compilation is kept (no minimum time or size;
+    one matrix run wrote 48 MB). A value set in the environment is kept."""
     defaults = {"JAX_COMPILATION_CACHE_DIR": JAX_CACHE,
                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
                 "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}

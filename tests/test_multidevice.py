@@ -71,7 +71,7 @@ print(json.dumps(result))
 
 def _four_devices() -> dict[str, str]:
     """A fresh interpreter's environment with 4 host devices, after the XLA flags set around
-    the tests (the noxfile's compiler settings)."""
+    the tests (the noxfile's thread setting)."""
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
     return {**os.environ, "XLA_FLAGS": flags.strip(), "JAX_ENABLE_X64": "1",
             "JAX_PLATFORMS": "cpu",
